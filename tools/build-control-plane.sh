@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Builds the test control plane (kube-apiserver, kube-controller-manager, kube-scheduler and etcd)
+# from their Go modules, once per version, into a cache outside the repository.
+#
+# Why Go modules and not release tarballs: this machine reaches only package registries, and the
+# Go module proxy is the one that carries Kubernetes and etcd sources.
+#
+# Output: $ECI_VN_CACHE/control-plane/k8s-v$K8S_VERSION-etcd-v$ETCD_VERSION/bin/{etcd,kube-*}
+# Prints the bin directory as its last line on stdout; progress goes to stderr.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-1.34.4}"
+ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
+CACHE="${ECI_VN_CACHE:-$HOME/.cache/eci-virtual-node}"
+KEY="k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}"
+OUT="$CACHE/control-plane/$KEY"
+BIN="$OUT/bin"
+
+log() { printf '[control-plane build] %s\n' "$*" >&2; }
+die() { printf '[control-plane build] error: %s\n' "$*" >&2; exit 1; }
+
+if [[ -f "$BIN/.complete" ]]; then
+  echo "$BIN"
+  exit 0
+fi
+
+command -v go >/dev/null 2>&1 || die "Go is not installed or not on PATH; install Go >= 1.24 (https://go.dev/doc/install) and retry"
+
+export GOMODCACHE="$CACHE/go/mod"
+export GOCACHE="$CACHE/go/build"
+export GOFLAGS="-mod=mod"
+export CGO_ENABLED=0
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+
+mkdir -p "$BIN"
+# One builder at a time: a second caller waits instead of racing on the same files.
+exec 9>"$OUT/.lock"
+if ! flock -n 9; then
+  log "another build of $KEY is running; waiting for it"
+  flock 9
+  if [[ -f "$BIN/.complete" ]]; then echo "$BIN"; exit 0; fi
+fi
+
+started=$(date +%s)
+S_VERSION="0.${K8S_VERSION#1.}"
+STAGING=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider
+  cluster-bootstrap code-generator component-base component-helpers controller-manager cri-api
+  cri-client csi-translation-lib dynamic-resource-allocation endpointslice externaljwt kms
+  kube-aggregator kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics
+  mount-utils pod-security-admission sample-apiserver sample-cli-plugin sample-controller)
+
+# Counts packages as `go build -v` names them, printing a line every 50 so a long build shows life.
+progress() {
+  local what="$1" n=0
+  while IFS= read -r line; do
+    n=$((n + 1))
+    if ((n % 50 == 0)); then log "$what: $n packages compiled ($(($(date +%s) - started))s elapsed)"; fi
+    # `go build -v` prints package paths; anything else (a "# pkg" header, file.go:L:C) is a diagnostic.
+    case "$line" in "# "* | *.go:[0-9]* | go:*) printf '%s\n' "$line" >&2 ;; esac
+  done
+  log "$what: $n packages compiled"
+}
+
+build_k8s() {
+  local mod="$OUT/k8s-module"
+  mkdir -p "$mod"
+  cd "$mod"
+  if [[ ! -f go.mod ]]; then
+    go mod init eci-virtual-node.local/control-plane >/dev/null 2>&1
+    go mod edit -go=1.24.0 -godebug=default=go1.24
+    for m in "${STAGING[@]}"; do go mod edit "-replace=k8s.io/$m=k8s.io/$m@v$S_VERSION"; done
+  fi
+  log "downloading k8s.io/kubernetes v$K8S_VERSION and its modules (first time: a few minutes)"
+  go get "k8s.io/kubernetes@v$K8S_VERSION" 2>&1 | tail -n 3 >&2 || die "go get k8s.io/kubernetes@v$K8S_VERSION failed"
+  local date
+  date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local ld="" minor
+  minor=$(echo "$K8S_VERSION" | cut -d. -f2)
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+  log "compiling kube-apiserver, kube-controller-manager, kube-scheduler v$K8S_VERSION (cold: 15-30 minutes on 2 cores)"
+  set +e
+  go build -v -trimpath -tags selinux,notest -ldflags "$ld -s -w" -o "$BIN/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler 2>&1 | progress kubernetes
+  local rc=${PIPESTATUS[0]}
+  set -e
+  ((rc == 0)) || die "building Kubernetes v$K8S_VERSION failed (exit $rc); rerun with the log above"
+}
+
+build_etcd() {
+  local mod="$OUT/etcd-module"
+  mkdir -p "$mod"
+  cd "$mod"
+  [[ -f go.mod ]] || go mod init eci-virtual-node.local/etcd >/dev/null 2>&1
+  log "downloading go.etcd.io/etcd/server/v3 v$ETCD_VERSION"
+  go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" 2>&1 | tail -n 3 >&2 || die "go get etcd v$ETCD_VERSION failed"
+  log "compiling etcd v$ETCD_VERSION"
+  set +e
+  go build -v -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3 2>&1 | progress etcd
+  local rc=${PIPESTATUS[0]}
+  set -e
+  ((rc == 0)) || die "building etcd v$ETCD_VERSION failed (exit $rc)"
+}
+
+[[ -x "$BIN/etcd" ]] || build_etcd
+if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" || ! -x "$BIN/kube-scheduler" ]]; then
+  build_k8s
+fi
+touch "$BIN/.complete"
+log "done in $(($(date +%s) - started))s: $BIN"
+echo "$BIN"
