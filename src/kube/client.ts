@@ -1,0 +1,118 @@
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  createConfiguration,
+  EventsV1Api,
+  KubeConfig,
+  PatchStrategy,
+  ServerConfiguration,
+  setHeaderOptions,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import { Agent } from 'undici';
+import { TokenBucket } from '../util/token-bucket.ts';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
+
+export interface KubeClientOptions {
+  /** Path to a kubeconfig; empty means in-cluster service account, then $KUBECONFIG / ~/.kube/config. */
+  kubeconfig?: string;
+  /** Client-side rate limit; kubelet's defaults (50 QPS, burst 100). */
+  qps?: number;
+  burst?: number;
+  userAgent?: string;
+}
+
+export interface KubeClients {
+  readonly kc: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly coordination: CoordinationV1Api;
+  readonly events: EventsV1Api;
+  /** Counts of requests sent, by HTTP method — the API-server write cost the benchmarks report. */
+  readonly requests: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (path) kc.loadFromFile(path);
+    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new ProductError(ErrorCodes.CONFIG_INVALID, `cannot load kubeconfig ${path ?? '(default)'}`, {
+      cause: err,
+    });
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `kubeconfig ${path ?? '(default)'} has no current cluster`,
+    );
+  }
+  return kc;
+}
+
+/**
+ * API clients that share one connection pool and one rate limiter.
+ *
+ * Why not `kc.makeApiClient`: it builds a new undici Agent for every request, so no connection is
+ * reused (measured ~300 patches/s on loopback against 1,700-4,000/s with one shared dispatcher). We
+ * keep the library's authentication and inject the shared dispatcher in a middleware, which runs after
+ * authentication has set its per-request one.
+ */
+export async function createKubeClients(opts: KubeClientOptions = {}): Promise<KubeClients> {
+  const kc = loadKubeConfig(opts.kubeconfig);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new ProductError(ErrorCodes.CONFIG_INVALID, 'kubeconfig has no current cluster');
+  const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string } =
+    {};
+  await kc.applyToHTTPSOptions(tls as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
+  const dispatcher = new Agent({
+    connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 },
+    connections: 16,
+    pipelining: 1,
+  });
+  const bucket = new TokenBucket({ rate: opts.qps ?? 50, burst: opts.burst ?? 100 });
+  const requests = new Map<string, number>();
+  const userAgent = opts.userAgent ?? 'eci-virtual-node';
+  const config = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [
+      {
+        pre: async (ctx: RequestContext) => {
+          await bucket.take();
+          ctx.setDispatcher(dispatcher);
+          ctx.setHeaderParam('User-Agent', userAgent);
+          const method = ctx.getHttpMethod().toString();
+          requests.set(method, (requests.get(method) ?? 0) + 1);
+          return ctx;
+        },
+        post: async (res: ResponseContext) => res,
+      },
+    ],
+  });
+  return {
+    kc,
+    core: new CoreV1Api(config),
+    coordination: new CoordinationV1Api(config),
+    events: new EventsV1Api(config),
+    requests,
+    close: () => dispatcher.close(),
+  };
+}
+
+/** Per-call options that send a patch body as the given patch type. */
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+export const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+/** The HTTP status of a failed API call, or undefined when the failure was not an HTTP answer. */
+export function httpStatus(err: unknown): number | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number')
+    return err.code;
+  return undefined;
+}
+
+export const isNotFound = (err: unknown): boolean => httpStatus(err) === 404;
+export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;

@@ -1,0 +1,96 @@
+import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/log.ts';
+import { runWatchLoop, type WatchEventType } from './watch.ts';
+
+export const podKey = (pod: V1Pod): string => `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+
+export interface PodInformerOptions {
+  kc: KubeConfig;
+  core: CoreV1Api;
+  nodeName: string;
+  clock: Clock;
+  log: Logger;
+  /** Called for every change, after the cache holds it; must not block. */
+  onChange: (key: string, type: WatchEventType, pod: V1Pod) => void;
+  pageSize?: number;
+}
+
+/**
+ * The pods bound to one node, kept current by list+watch with a field selector, so the API server
+ * sends only our pods. Each change is handed to `onChange` with the pod's key; readers take the
+ * latest object from `get`. `synced` resolves after the first full list has been applied.
+ */
+export class PodInformer {
+  readonly #pods = new Map<string, V1Pod>();
+  readonly #o: PodInformerOptions;
+  #markSynced: () => void = () => undefined;
+  readonly synced: Promise<void> = new Promise((r) => (this.#markSynced = r));
+
+  constructor(o: PodInformerOptions) {
+    this.#o = o;
+  }
+
+  get(key: string): V1Pod | undefined {
+    return this.#pods.get(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#pods.keys();
+  }
+
+  values(): IterableIterator<V1Pod> {
+    return this.#pods.values();
+  }
+
+  get size(): number {
+    return this.#pods.size;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const fieldSelector = `spec.nodeName=${this.#o.nodeName}`;
+    await runWatchLoop<V1Pod>(
+      {
+        kc: this.#o.kc,
+        path: '/api/v1/pods',
+        fieldSelector,
+        clock: this.#o.clock,
+        log: this.#o.log,
+        // Paginated: the library's ListWatch never follows `continue`, which loses pods past the first page.
+        list: async () => {
+          const items: V1Pod[] = [];
+          let _continue: string | undefined;
+          let resourceVersion = '';
+          do {
+            const page = await this.#o.core.listPodForAllNamespaces({
+              fieldSelector,
+              limit: this.#o.pageSize ?? 500,
+              _continue,
+            });
+            items.push(...page.items);
+            _continue = page.metadata?._continue || undefined;
+            resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+          } while (_continue);
+          return { items, resourceVersion };
+        },
+        onSync: (items) => {
+          const listed = new Set(items.map(podKey));
+          for (const [key, pod] of this.#pods) {
+            if (!listed.has(key)) {
+              this.#pods.delete(key);
+              this.#o.onChange(key, 'DELETED', pod);
+            }
+          }
+        },
+        onListed: () => this.#markSynced(),
+        onEvent: (type, pod) => {
+          const key = podKey(pod);
+          if (type === 'DELETED') this.#pods.delete(key);
+          else this.#pods.set(key, pod);
+          this.#o.onChange(key, type, pod);
+        },
+      },
+      signal,
+    );
+  }
+}

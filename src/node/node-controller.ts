@@ -1,0 +1,208 @@
+import type { V1Node } from '@kubernetes/client-node';
+import { isConflict, isNotFound, strategicMergePatch, type KubeClients } from '../kube/client.ts';
+import { runWatchLoop } from '../kube/watch.ts';
+import { Backoff } from '../util/backoff.ts';
+import type { Clock } from '../util/clock.ts';
+import { describeError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import { NodeLease } from './lease.ts';
+import {
+  buildNode,
+  mergeTaints,
+  nodeLabels,
+  nodeMetadataCurrent,
+  nodeStatus,
+  type NodeSpecConfig,
+} from './node-spec.ts';
+
+export interface NodeControllerOptions {
+  kube: KubeClients;
+  spec: NodeSpecConfig;
+  clock: Clock;
+  log: Logger;
+  /** Lease renew period (kubelet: 10 s) and duration (kubelet: 40 s). */
+  leaseRenewMs?: number;
+  leaseDurationSeconds?: number;
+  /** Node status refresh period; at least once a minute so `kubectl describe node` stays fresh. */
+  statusRefreshMs?: number;
+}
+
+/**
+ * Owns the Node object and its Lease: registers the node, keeps it Ready, and puts it back if someone
+ * deletes it while we run. It never touches pods, and stopping it leaves the Node in place, so the
+ * cluster sees a restart as a short heartbeat gap, not a node going away.
+ */
+export class NodeController {
+  readonly #o: Required<NodeControllerOptions>;
+  readonly #lease: NodeLease;
+  #node: V1Node | undefined;
+  #ready = false;
+  /** Wakes the lease loop early, so a recreated Node gets its Lease at once. */
+  #wake: (() => void) | undefined;
+
+  constructor(opts: NodeControllerOptions) {
+    this.#o = { leaseRenewMs: 10_000, leaseDurationSeconds: 40, statusRefreshMs: 60_000, ...opts };
+    this.#lease = new NodeLease(opts.kube.coordination, opts.spec.name, this.#o.leaseDurationSeconds);
+  }
+
+  get name(): string {
+    return this.#o.spec.name;
+  }
+
+  /** True once the Node is registered with Ready=True. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Registers the node, then renews its Lease and status until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff({ baseMs: 1000, maxMs: 30_000 });
+    for (;;) {
+      try {
+        await this.#register();
+        break;
+      } catch (err) {
+        const delay = backoff.next();
+        this.#o.log.error(
+          { node: this.name, err: describeError(err), retryInMs: delay },
+          'node registration failed',
+        );
+        if (!(await this.#sleep(delay, signal))) return;
+      }
+    }
+    this.#ready = true;
+    await Promise.all([this.#watchNode(signal), this.#leaseLoop(signal), this.#statusLoop(signal)]);
+  }
+
+  /** Creates the Node, or brings an existing one (ours from an earlier run) up to date. */
+  async #register(): Promise<void> {
+    const { core } = this.#o.kube;
+    const now = new Date(this.#o.clock.now());
+    let existing: V1Node | undefined;
+    try {
+      existing = await core.readNode({ name: this.name });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (!existing) {
+      try {
+        this.#node = await core.createNode({ body: buildNode(this.#o.spec, now) });
+        this.#o.log.info({ node: this.name }, 'node registered');
+        this.#lease.reset();
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        existing = await core.readNode({ name: this.name });
+      }
+    }
+    if (!nodeMetadataCurrent(existing, this.#o.spec)) {
+      // A merge patch with the resourceVersion, so a concurrent taint change by another owner is not lost.
+      existing = await core.patchNode(
+        {
+          name: this.name,
+          body: {
+            metadata: {
+              labels: nodeLabels(this.#o.spec),
+              resourceVersion: existing.metadata?.resourceVersion,
+            },
+            spec: { taints: mergeTaints(existing.spec?.taints) },
+          },
+        },
+        strategicMergePatch,
+      );
+    }
+    this.#node = existing;
+    await this.#patchStatus(now);
+    this.#o.log.info({ node: this.name }, 'node re-registered; status refreshed');
+  }
+
+  async #patchStatus(now: Date): Promise<void> {
+    this.#node = await this.#o.kube.core.patchNodeStatus(
+      {
+        name: this.name,
+        body: { status: nodeStatus(this.#o.spec, this.#node?.status?.conditions, now) },
+      },
+      strategicMergePatch,
+    );
+  }
+
+  async #leaseLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.#lease.renew(new Date(this.#o.clock.now()), this.#node?.metadata?.uid);
+      } catch (err) {
+        this.#o.log.warn({ node: this.name, err: describeError(err) }, 'lease renew failed; will retry');
+      }
+      if (!(await this.#sleep(this.#o.leaseRenewMs, signal, true))) return;
+    }
+  }
+
+  async #statusLoop(signal: AbortSignal): Promise<void> {
+    while (await this.#sleep(this.#o.statusRefreshMs, signal)) {
+      try {
+        if (this.#node) await this.#patchStatus(new Date(this.#o.clock.now()));
+        else await this.#register();
+      } catch (err) {
+        if (isNotFound(err)) this.#node = undefined;
+        this.#o.log.warn(
+          { node: this.name, err: describeError(err) },
+          'node status refresh failed; will retry',
+        );
+      }
+    }
+  }
+
+  /** Watches our own Node, so a deletion is repaired in seconds, not at the next status refresh. */
+  async #watchNode(signal: AbortSignal): Promise<void> {
+    const { core, kc } = this.#o.kube;
+    const fieldSelector = `metadata.name=${this.name}`;
+    await runWatchLoop<V1Node>(
+      {
+        kc,
+        path: '/api/v1/nodes',
+        fieldSelector,
+        clock: this.#o.clock,
+        log: this.#o.log,
+        list: async () => {
+          const list = await core.listNode({ fieldSelector });
+          return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+        },
+        onSync: (items) => {
+          if (items.length === 0) this.#reRegister('node is missing');
+        },
+        onEvent: (type, node) => {
+          if (type === 'DELETED') this.#reRegister('node was deleted');
+          else this.#node = node;
+        },
+      },
+      signal,
+    );
+  }
+
+  #reRegister(why: string): void {
+    this.#node = undefined;
+    this.#lease.reset();
+    this.#o.log.warn({ node: this.name }, `${why}; registering it again`);
+    this.#register().then(
+      () => this.#wake?.(),
+      (err: unknown) => {
+        this.#o.log.error(
+          { node: this.name, err: describeError(err) },
+          're-registration failed; the status loop retries',
+        );
+      },
+    );
+  }
+
+  /** Sleeps; false when cancelled. A re-registration wakes the lease loop so the Lease follows fast. */
+  async #sleep(ms: number, signal: AbortSignal, wakeable = false): Promise<boolean> {
+    const wake = new AbortController();
+    if (wakeable) this.#wake = () => wake.abort();
+    try {
+      await this.#o.clock.sleep(ms, AbortSignal.any([signal, wake.signal]));
+    } catch {
+      // woken or cancelled
+    }
+    return !signal.aborted;
+  }
+}
