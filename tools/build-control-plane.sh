@@ -9,6 +9,10 @@
 # Prints the bin directory as its last line on stdout; progress goes to stderr.
 set -euo pipefail
 
+# Bash reads a script as it runs it; inside one brace group it reads everything first, so editing this
+# file while a (half-hour) build runs cannot make that build execute a mix of old and new lines.
+{
+
 K8S_VERSION="${K8S_VERSION:-1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 CACHE="${ECI_VN_CACHE:-$HOME/.cache/eci-virtual-node}"
@@ -31,6 +35,12 @@ export GOCACHE="$CACHE/go/build"
 export GOFLAGS="-mod=mod"
 export CGO_ENABLED=0
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+
+# Kubernetes 1.34 needs Go >= 1.24, and with GOTOOLCHAIN=local an older Go fails deep in the build.
+go_version=$(go env GOVERSION 2>/dev/null) || die "\`go env GOVERSION\` failed; check the Go installation"
+if [[ $go_version =~ ^go1\.([0-9]+) ]] && ((BASH_REMATCH[1] < 24)); then
+  die "Go $go_version is too old; install Go >= 1.24 (https://go.dev/doc/install) and retry"
+fi
 
 mkdir -p "$BIN"
 # One builder at a time: a second caller waits instead of racing on the same files.
@@ -62,11 +72,11 @@ progress() {
 }
 
 build_k8s() {
-  local mod="$OUT/k8s-module"
+  local mod="$OUT/k8s-module" out
   mkdir -p "$mod"
   cd "$mod"
   if [[ ! -f go.mod ]]; then
-    go mod init eci-virtual-node.local/control-plane >/dev/null 2>&1
+    out=$(go mod init eci-virtual-node.local/control-plane 2>&1) || die "go mod init failed in $mod: $out"
     go mod edit -go=1.24.0 -godebug=default=go1.24
     for m in "${STAGING[@]}"; do go mod edit "-replace=k8s.io/$m=k8s.io/$m@v$S_VERSION"; done
   fi
@@ -91,10 +101,12 @@ build_k8s() {
 }
 
 build_etcd() {
-  local mod="$OUT/etcd-module"
+  local mod="$OUT/etcd-module" out
   mkdir -p "$mod"
   cd "$mod"
-  [[ -f go.mod ]] || go mod init eci-virtual-node.local/etcd >/dev/null 2>&1
+  if [[ ! -f go.mod ]]; then
+    out=$(go mod init eci-virtual-node.local/etcd 2>&1) || die "go mod init failed in $mod: $out"
+  fi
   log "downloading go.etcd.io/etcd/server/v3 v$ETCD_VERSION"
   go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" 2>&1 | tail -n 3 >&2 || die "go get etcd v$ETCD_VERSION failed"
   log "compiling etcd v$ETCD_VERSION"
@@ -112,3 +124,5 @@ fi
 touch "$BIN/.complete"
 log "done in $(($(date +%s) - started))s: $BIN"
 echo "$BIN"
+exit
+}

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { withLock } from './lock.ts';
+
+describe('state-dir lock', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'evn-lock-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs holders one after the other', async () => {
+    const lock = join(dir, 'lock');
+    const events: string[] = [];
+    const job = (id: string) =>
+      withLock(lock, { timeoutMs: 5_000 }, async () => {
+        events.push(`${id} in`);
+        await sleep(50);
+        events.push(`${id} out`);
+      });
+    await Promise.all([job('a'), job('b')]);
+    assert.deepEqual(events, ['a in', 'a out', 'b in', 'b out']);
+  });
+
+  it('takes over a lock whose holder is gone', async () => {
+    const lock = join(dir, 'stale');
+    await writeFile(lock, '999999999\n');
+    assert.equal(await withLock(lock, { timeoutMs: 1_000 }, async () => 'got it'), 'got it');
+  });
+
+  it('gives up after the timeout while a live process holds it', async () => {
+    const lock = join(dir, 'held');
+    await writeFile(lock, `${process.pid}\n`);
+    await assert.rejects(
+      withLock(lock, { timeoutMs: 300 }, async () => 'never'),
+      (e: Error) => (e as { code?: string }).code === 'EVN_TIMEOUT',
+    );
+  });
+});

@@ -1,0 +1,259 @@
+// Certificates are made with the `openssl` CLI because Node's crypto can generate keys and verify
+// certificates but has no API to issue (sign) an X.509 certificate, and a hand-written ASN.1 encoder
+// is more code to trust than the tool every Linux distribution ships.
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { pathExists } from './fs.ts';
+import { clusterPaths } from './state.ts';
+
+const execFileAsync = promisify(execFile);
+
+const CA_DAYS = 3650;
+const LEAF_DAYS = 1825;
+
+export interface CertFiles {
+  cert: string;
+  key: string;
+}
+
+type Usage = 'server' | 'client' | 'server-client';
+
+interface LeafSpec {
+  cn: string;
+  /** The subject's organisation: Kubernetes reads it as the user's group. */
+  o?: string;
+  usage: Usage;
+  dnsNames?: readonly string[];
+  ips?: readonly string[];
+}
+
+const LOOPBACK = { dnsNames: ['localhost'], ips: ['127.0.0.1'] } as const;
+
+/** Every certificate the local control plane uses, by file stem under the pki directory. */
+const CLUSTER_LEAVES = {
+  apiserver: {
+    cn: 'kube-apiserver',
+    usage: 'server',
+    dnsNames: [
+      'localhost',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+    ],
+    // 10.96.0.1 is the `kubernetes` Service's ClusterIP in --service-cluster-ip-range=10.96.0.0/16.
+    ips: ['127.0.0.1', '10.96.0.1'],
+  },
+  'apiserver-etcd-client': { cn: 'kube-apiserver-etcd-client', usage: 'client' },
+  'apiserver-kubelet-client': { cn: 'kube-apiserver-kubelet-client', o: 'system:masters', usage: 'client' },
+  // etcd uses one certificate for clients and its (single) peer listener, so it needs both usages.
+  'etcd-server': { cn: 'etcd', usage: 'server-client', ...LOOPBACK },
+  admin: { cn: 'admin', o: 'system:masters', usage: 'client' },
+  'controller-manager': { cn: 'system:kube-controller-manager', usage: 'client' },
+  'controller-manager-serving': { cn: 'kube-controller-manager', usage: 'server', ...LOOPBACK },
+  scheduler: { cn: 'system:kube-scheduler', usage: 'client' },
+  'scheduler-serving': { cn: 'kube-scheduler', usage: 'server', ...LOOPBACK },
+} as const satisfies Record<string, LeafSpec>;
+
+export type ClusterCertName = keyof typeof CLUSTER_LEAVES;
+
+export interface ClusterPki {
+  ca: CertFiles;
+  certs: Record<ClusterCertName, CertFiles>;
+  serviceAccount: { privateKey: string; publicKey: string };
+}
+
+export function clusterPkiFiles(pkiDir: string): ClusterPki {
+  const pair = (stem: string): CertFiles => ({
+    cert: join(pkiDir, `${stem}.crt`),
+    key: join(pkiDir, `${stem}.key`),
+  });
+  const certs = Object.fromEntries(Object.keys(CLUSTER_LEAVES).map((stem) => [stem, pair(stem)])) as Record<
+    ClusterCertName,
+    CertFiles
+  >;
+  return {
+    ca: pair('ca'),
+    certs,
+    serviceAccount: { privateKey: join(pkiDir, 'sa.key'), publicKey: join(pkiDir, 'sa.pub') },
+  };
+}
+
+/**
+ * Creates whatever of the cluster's CA, certificates and service-account key pair is missing, and
+ * keeps what exists, so that kubeconfigs handed out earlier stay valid across restarts.
+ */
+export async function ensureClusterPki(pkiDir: string, clusterName: string): Promise<ClusterPki> {
+  const files = clusterPkiFiles(pkiDir);
+  await mkdir(pkiDir, { recursive: true, mode: 0o700 });
+  // Certificates signed by a CA that is gone are useless: a new CA means reissuing every leaf.
+  const newCa = !(await pairExists(files.ca));
+  if (newCa) await createCa(files.ca, `eci-virtual-node-ca-${clusterName}`);
+  const sa = files.serviceAccount;
+  const work: Promise<void>[] = [];
+  if (!(await pathExists(sa.privateKey)) || !(await pathExists(sa.publicKey))) {
+    work.push(createServiceAccountKey(sa.privateKey, sa.publicKey));
+  }
+  for (const [stem, spec] of Object.entries(CLUSTER_LEAVES) as [ClusterCertName, LeafSpec][]) {
+    const pair = files.certs[stem];
+    if (newCa || !(await pairExists(pair))) work.push(issueLeaf(files.ca, pair, spec));
+  }
+  await Promise.all(work);
+  return files;
+}
+
+export interface ServingCert extends CertFiles {
+  /** The cluster CA that signed it; the API server verifies kubelet serving certificates with it. */
+  ca: string;
+}
+
+/**
+ * Issues a TLS serving certificate signed by the cluster CA of the cluster in `stateDir`, for a node
+ * named `name` reachable at `ips` (e.g. the virtual node's kubelet API, which the API server dials for
+ * logs and exec and verifies against `--kubelet-certificate-authority`). Writes
+ * `pki/serving-<name>.{crt,key}` in the state dir, replacing an earlier one atomically.
+ */
+export async function issueServingCert(
+  stateDir: string,
+  name: string,
+  ips: readonly string[],
+  opts: { dnsNames?: readonly string[] } = {},
+): Promise<ServingCert> {
+  if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(name)) {
+    throw new ProductError(
+      ErrorCodes.INVALID_INPUT,
+      `invalid node name ${JSON.stringify(name)} for a certificate`,
+    );
+  }
+  const bad = ips.find((ip) => isIP(ip) === 0);
+  if (bad !== undefined) {
+    throw new ProductError(ErrorCodes.INVALID_INPUT, `${JSON.stringify(bad)} is not an IP address`);
+  }
+  const pkiDir = clusterPaths(stateDir).pki;
+  const { ca } = clusterPkiFiles(pkiDir);
+  if (!(await pairExists(ca))) {
+    throw new ProductError(
+      ErrorCodes.NOT_FOUND,
+      `no cluster CA in ${pkiDir}; start the cluster first with \`eci-virtual-node cluster up\``,
+    );
+  }
+  const final = { cert: join(pkiDir, `serving-${name}.crt`), key: join(pkiDir, `serving-${name}.key`) };
+  const tmp = { cert: `${final.cert}.tmp-${process.pid}`, key: `${final.key}.tmp-${process.pid}` };
+  try {
+    await issueLeaf(ca, tmp, {
+      cn: name,
+      usage: 'server',
+      dnsNames: [name, ...(opts.dnsNames ?? [])],
+      ips,
+    });
+    await rename(tmp.key, final.key);
+    await rename(tmp.cert, final.cert);
+  } finally {
+    await rm(tmp.cert, { force: true });
+    await rm(tmp.key, { force: true });
+  }
+  return { ...final, ca: ca.cert };
+}
+
+async function createCa(ca: CertFiles, cn: string): Promise<void> {
+  await createKey(ca.key);
+  await openssl([
+    'req',
+    '-x509',
+    '-new',
+    ...NO_CONFIG,
+    '-key',
+    ca.key,
+    '-subj',
+    `/CN=${cn}`,
+    '-days',
+    String(CA_DAYS),
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    '-addext',
+    'subjectKeyIdentifier=hash',
+    '-out',
+    ca.cert,
+  ]);
+}
+
+async function issueLeaf(ca: CertFiles, out: CertFiles, spec: LeafSpec): Promise<void> {
+  await createKey(out.key);
+  const eku = { server: 'serverAuth', client: 'clientAuth', 'server-client': 'serverAuth,clientAuth' }[
+    spec.usage
+  ];
+  const sans = [...(spec.dnsNames ?? []).map((d) => `DNS:${d}`), ...(spec.ips ?? []).map((ip) => `IP:${ip}`)];
+  await openssl([
+    'req',
+    '-x509',
+    '-new',
+    ...NO_CONFIG,
+    '-key',
+    out.key,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-subj',
+    subject(spec),
+    '-days',
+    String(LEAF_DAYS),
+    '-addext',
+    'basicConstraints=critical,CA:FALSE',
+    '-addext',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    '-addext',
+    `extendedKeyUsage=${eku}`,
+    '-addext',
+    'authorityKeyIdentifier=keyid',
+    ...(sans.length > 0 ? ['-addext', `subjectAltName=${sans.join(',')}`] : []),
+    '-out',
+    out.cert,
+  ]);
+}
+
+function subject(spec: LeafSpec): string {
+  for (const v of [spec.cn, spec.o ?? '']) {
+    if (/[/\\=+,]/.test(v))
+      throw new ProductError(ErrorCodes.INVALID_INPUT, `unsupported subject value ${v}`);
+  }
+  return `${spec.o ? `/O=${spec.o}` : ''}/CN=${spec.cn}`;
+}
+
+async function createKey(path: string): Promise<void> {
+  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
+  await chmod(path, 0o600);
+}
+
+// RSA because it is what every consumer of service-account tokens accepts (kubeadm's choice too).
+async function createServiceAccountKey(privateKey: string, publicKey: string): Promise<void> {
+  await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', privateKey]);
+  await chmod(privateKey, 0o600);
+  await openssl(['pkey', '-in', privateKey, '-pubout', '-out', publicKey]);
+}
+
+// The system openssl.cnf may add default extensions to `req -x509`; every extension here is explicit.
+const NO_CONFIG = ['-config', '/dev/null'];
+
+async function openssl(args: string[]): Promise<void> {
+  try {
+    await execFileAsync('openssl', args, { timeout: 60_000 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    const why =
+      e.code === 'ENOENT'
+        ? 'openssl is not installed (apt-get install openssl)'
+        : (e.stderr ?? '').trim() || e.message;
+    throw new ProductError(ErrorCodes.START_FAILED, `openssl ${args[0]} failed: ${why}`, { cause: err });
+  }
+}
+
+async function pairExists(pair: CertFiles): Promise<boolean> {
+  return (await pathExists(pair.cert)) && (await pathExists(pair.key));
+}
