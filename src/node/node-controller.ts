@@ -41,7 +41,12 @@ export class NodeController {
   #wake: (() => void) | undefined;
 
   constructor(opts: NodeControllerOptions) {
-    this.#o = { leaseRenewMs: 10_000, leaseDurationSeconds: 40, statusRefreshMs: 60_000, ...opts };
+    this.#o = {
+      ...opts,
+      leaseRenewMs: opts.leaseRenewMs ?? 10_000,
+      leaseDurationSeconds: opts.leaseDurationSeconds ?? 40,
+      statusRefreshMs: opts.statusRefreshMs ?? 60_000,
+    };
     this.#lease = new NodeLease(opts.kube.coordination, opts.spec.name, this.#o.leaseDurationSeconds);
   }
 

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
+
+/**
+ * Where pods run: the real ECI OpenAPI when an AccessKey and a region are configured, otherwise the
+ * embedded emulator. Read from the controller's environment — the names ack-virtual-node users
+ * already set with `kubectl edit deployment ack-virtual-node-controller`.
+ */
+export type EciSettings =
+  | {
+      mode: 'cloud';
+      regionId: string;
+      accessKeyId: string;
+      accessKeySecret: string;
+      /** host[:port]; default the region's public endpoint. */
+      endpoint?: string;
+      protocol: 'http' | 'https';
+      vSwitchIds: string[];
+      securityGroupId: string;
+    }
+  | { mode: 'emulator'; vSwitchIds?: string[]; securityGroupId?: string };
+
+const idList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be IDs like vsw-xxx, separated by commas')).min(1));
+
+const cloudSchema = z.object({
+  ECI_REGION: z.string().regex(/^[a-z]{2}-[a-z0-9-]+$/, 'must be a region ID like cn-hangzhou'),
+  ECI_ACCESS_KEY: z.string().min(1, 'is required with ECI_REGION'),
+  ECI_SECRET_KEY: z.string().min(1, 'is required with ECI_ACCESS_KEY'),
+  ECI_ENDPOINT: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host or host:port')
+    .optional(),
+  ECI_PROTOCOL: z.enum(['http', 'https']).default('https'),
+  ECI_VSWITCH: idList,
+  ECI_SECURITY_GROUP: z.string().regex(/^sg-[A-Za-z0-9-]+$/, 'must be a security group ID like sg-xxx'),
+});
+
+/** Validates the ECI settings of `env`; errors name each variable at fault and never echo a secret. */
+export function parseEciSettings(env: Record<string, string | undefined>): EciSettings {
+  const present = (k: string) => (env[k] ?? '').trim() !== '';
+  if (!present('ECI_ACCESS_KEY') && !present('ECI_SECRET_KEY') && !present('ECI_REGION')) {
+    const vs = present('ECI_VSWITCH') ? idList.safeParse(env.ECI_VSWITCH) : undefined;
+    return {
+      mode: 'emulator',
+      vSwitchIds: vs?.success ? vs.data : undefined,
+      securityGroupId: present('ECI_SECURITY_GROUP') ? env.ECI_SECURITY_GROUP : undefined,
+    };
+  }
+  const raw = Object.fromEntries(
+    Object.keys(cloudSchema.shape).map((k) => [k, present(k) ? env[k]!.trim() : undefined]),
+  );
+  const r = cloudSchema.safeParse(raw);
+  if (!r.success) {
+    const secret = new Set(['ECI_ACCESS_KEY', 'ECI_SECRET_KEY']);
+    const lines = r.error.issues.map((i) => {
+      const k = String(i.path[0]);
+      const got = secret.has(k) ? '' : ` (got ${JSON.stringify(raw[k] ?? '')})`;
+      return `${k} (environment): ${raw[k] === undefined ? 'is required when ECI_REGION or an AccessKey is set' : i.message}${got}`;
+    });
+    throw new ProductError(ErrorCodes.CONFIG_INVALID, `invalid ECI settings:\n  ${lines.join('\n  ')}`);
+  }
+  const c = r.data;
+  return {
+    mode: 'cloud',
+    regionId: c.ECI_REGION,
+    accessKeyId: c.ECI_ACCESS_KEY,
+    accessKeySecret: c.ECI_SECRET_KEY,
+    endpoint: c.ECI_ENDPOINT,
+    protocol: c.ECI_PROTOCOL,
+    vSwitchIds: c.ECI_VSWITCH,
+    securityGroupId: c.ECI_SECURITY_GROUP,
+  };
+}

@@ -1,0 +1,186 @@
+import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
+import { isConflict, isNotFound, mergePatch, type KubeClients } from '../kube/client.ts';
+import type { EventRecorder, EventTarget } from '../kube/events.ts';
+import { PodInformer } from '../kube/pod-informer.ts';
+import type { PodProvider } from '../providers/provider.ts';
+import { Backoff } from '../util/backoff.ts';
+import type { Clock } from '../util/clock.ts';
+import { describeError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import { statusDiff } from './status-diff.ts';
+import { WorkQueue } from './work-queue.ts';
+
+export interface PodControllerOptions {
+  kube: KubeClients;
+  provider: PodProvider;
+  nodeName: string;
+  events: EventRecorder;
+  clock: Clock;
+  log: Logger;
+  /** Pods reconciled at once; ECI calls are latency-bound, so this is well above the core count. */
+  concurrency?: number;
+}
+
+const TERMINAL = new Set(['Succeeded', 'Failed']);
+
+/**
+ * Makes every pod bound to the node exist in the provider, and every provider instance have a pod:
+ * creates, updates and deletes through the provider, writes pod status back (only when it changed),
+ * and on start adopts what exists, removes orphans and repairs pods whose instance vanished.
+ * One key is reconciled at a time per pod; all decisions come from the informer cache and the
+ * provider's index, never from a list call per pod.
+ */
+export class PodController {
+  readonly #o: Required<PodControllerOptions>;
+  readonly #queue: WorkQueue;
+  readonly #informer: PodInformer;
+  #started = false;
+
+  constructor(o: PodControllerOptions) {
+    this.#o = { ...o, concurrency: o.concurrency ?? 32 };
+    this.#queue = new WorkQueue({ clock: o.clock, concurrency: this.#o.concurrency });
+    this.#informer = new PodInformer({
+      kc: o.kube.kc,
+      core: o.kube.core,
+      nodeName: o.nodeName,
+      clock: o.clock,
+      log: o.log,
+      onChange: (key) => this.#queue.add(key),
+    });
+  }
+
+  /** True once the first full sync (pods and provider instances) is done and workers run. */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const informer = this.#informer.run(signal);
+    await Promise.race([this.#informer.synced, abortPromise(signal)]);
+    if (signal.aborted) return informer;
+    // Adopt before acting: the provider must know every instance that exists, or a restart would
+    // take an existing instance for a missing one.
+    const backoff = new Backoff({ baseMs: 1000, maxMs: 30_000 });
+    for (;;) {
+      try {
+        await this.#o.provider.start((key) => this.#queue.add(key), signal);
+        break;
+      } catch (err) {
+        if (signal.aborted) return informer;
+        const ms = backoff.next();
+        this.#o.log.error({ err: describeError(err), retryInMs: ms }, 'provider start failed');
+        await this.#o.clock.sleep(ms, signal).catch(() => undefined);
+      }
+    }
+    const live = new Set<string>();
+    for (const pod of this.#informer.values()) if (pod.metadata?.uid) live.add(pod.metadata.uid);
+    await this.#o.provider.collectOrphans(live, signal).catch((err: unknown) => {
+      this.#o.log.warn({ err: describeError(err) }, 'orphan collection failed; the next resync retries');
+    });
+    for (const key of this.#informer.keys()) this.#queue.add(key);
+    this.#started = true;
+    this.#o.log.info({ pods: this.#informer.size }, 'pod controller synced');
+    await Promise.all([informer, this.#queue.run((key) => this.#reconcile(key, signal), signal)]);
+  }
+
+  async #reconcile(key: string, signal: AbortSignal): Promise<void> {
+    try {
+      const pod = this.#informer.get(key);
+      if (!pod) {
+        await this.#o.provider.deleteStale(key, undefined, signal);
+        this.#queue.forget(key);
+        return;
+      }
+      await this.#sync(pod, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      const ms = this.#queue.retry(key);
+      this.#o.log.warn({ pod: key, err: describeError(err), retryInMs: ms }, 'reconcile failed');
+    }
+  }
+
+  async #sync(pod: V1Pod, signal: AbortSignal): Promise<void> {
+    const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const provider = this.#o.provider;
+
+    if (pod.metadata?.deletionTimestamp) {
+      await provider.deletePod(pod, signal);
+      await this.#removePodObject(pod);
+      this.#queue.forget(key);
+      return;
+    }
+    // An instance recorded for this name but another UID belonged to a pod that is gone.
+    await provider.deleteStale(key, pod.metadata?.uid, signal);
+
+    const outcome = await provider.syncPod(pod, signal);
+    switch (outcome.kind) {
+      case 'status':
+        await this.#writeStatus(pod, outcome.status);
+        if (outcome.requeueAfterMs !== undefined) this.#queue.addAfter(key, outcome.requeueAfterMs);
+        else this.#queue.forget(key);
+        break;
+      case 'refused':
+        await this.#event(pod, 'Warning', outcome.reason, outcome.message);
+        await this.#writeStatus(pod, { phase: 'Pending', reason: outcome.reason, message: outcome.message });
+        this.#queue.forget(key);
+        break;
+      case 'retry': {
+        await this.#event(pod, 'Warning', outcome.reason, outcome.message);
+        if (outcome.status) await this.#writeStatus(pod, outcome.status);
+        const ms = this.#queue.retry(key);
+        this.#o.log.info({ pod: key, reason: outcome.reason, retryInMs: ms }, 'pod not created yet');
+        break;
+      }
+      case 'terminal':
+        this.#queue.forget(key);
+        break;
+    }
+    for (const e of outcome.events ?? []) await this.#event(pod, e.type, e.reason, e.message);
+  }
+
+  async #writeStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
+    if (TERMINAL.has(pod.status?.phase ?? '') && pod.status?.phase !== status.phase) {
+      // Kubernetes forbids leaving a terminal phase; a late, stale answer must not try.
+      return;
+    }
+    const diff = statusDiff(pod.status, status);
+    if (!diff) return;
+    await this.#o.kube.core.patchNamespacedPodStatus(
+      {
+        name: pod.metadata?.name ?? '',
+        namespace: pod.metadata?.namespace ?? '',
+        // The UID guards against patching a new pod that reuses the name.
+        body: { metadata: { uid: pod.metadata?.uid }, status: diff },
+      },
+      mergePatch,
+    );
+  }
+
+  /** Removes the pod object once its instance is gone; the UID precondition spares a successor. */
+  async #removePodObject(pod: V1Pod): Promise<void> {
+    try {
+      await this.#o.kube.core.deleteNamespacedPod({
+        name: pod.metadata?.name ?? '',
+        namespace: pod.metadata?.namespace ?? '',
+        gracePeriodSeconds: 0,
+        body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid } },
+      });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const target: EventTarget = {
+      kind: 'Pod',
+      namespace: pod.metadata?.namespace ?? 'default',
+      name: pod.metadata?.name ?? '',
+      uid: pod.metadata?.uid,
+    };
+    return this.#o.events.record(target, type, reason, message);
+  }
+}
+
+function abortPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}

@@ -1,0 +1,224 @@
+import EciSdk, * as $Eci from '@alicloud/eci20180808';
+import * as $OpenApi from '@alicloud/openapi-client';
+import * as $Util from '@alicloud/tea-util';
+import { Backoff } from '../../util/backoff.ts';
+import type { Clock } from '../../util/clock.ts';
+import type { Logger } from '../../util/log.ts';
+import { TokenBucket } from '../../util/token-bucket.ts';
+import { EciApiError, toEciApiError } from './eci-errors.ts';
+
+const SdkClient = EciSdk.default;
+type Sdk = InstanceType<typeof SdkClient>;
+
+/**
+ * Per-minute account quotas of the ECI OpenAPI (documented defaults). The client spreads its calls to
+ * stay under them instead of learning them from `Throttling` answers.
+ */
+export const DEFAULT_QUOTAS_PER_MINUTE = {
+  CreateContainerGroup: 1000,
+  DeleteContainerGroup: 1000,
+  DescribeContainerGroups: 2000,
+  DescribeContainerGroupStatus: 2000,
+  DescribeContainerGroupEvents: 2000,
+  UpdateContainerGroup: 500,
+  RestartContainerGroup: 500,
+  DescribeContainerLog: 500,
+  ExecContainerCommand: 500,
+  DescribeContainerGroupMetric: 2000,
+  DescribeMultiContainerGroupMetric: 500,
+} as const;
+
+export type EciAction = keyof typeof DEFAULT_QUOTAS_PER_MINUTE;
+
+export interface EciCredentials {
+  accessKeyId: string;
+  accessKeySecret: string;
+}
+
+export interface EciClientOptions {
+  credentials: EciCredentials;
+  regionId: string;
+  /** Host[:port] of the OpenAPI; default the region's public endpoint. The emulator sets its own. */
+  endpoint?: string;
+  protocol?: 'http' | 'https';
+  quotasPerMinute?: Partial<Record<EciAction, number>>;
+  /** Per-call timeout. */
+  timeoutMs?: number;
+  /** Attempts for a retryable failure (throttling, 5xx, network) before giving up. */
+  maxAttempts?: number;
+  clock: Clock;
+  log: Logger;
+}
+
+/**
+ * The only door to ECI: the official SDK plus what a controller needs around it — a token bucket per
+ * action sized to its quota, a timeout on every call, retry with backoff for throttling and server
+ * errors (safe: creates carry a ClientToken), and cloud errors turned into `EciApiError` at this edge.
+ * Counts calls per action so benchmarks can report ECI calls per pod.
+ */
+export class EciClient {
+  readonly regionId: string;
+  readonly calls = new Map<string, number>();
+  readonly #sdk: Sdk;
+  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #o: EciClientOptions;
+
+  constructor(o: EciClientOptions) {
+    this.#o = o;
+    this.regionId = o.regionId;
+    this.#sdk = new SdkClient(
+      new $OpenApi.Config({
+        accessKeyId: o.credentials.accessKeyId,
+        accessKeySecret: o.credentials.accessKeySecret,
+        regionId: o.regionId,
+        endpoint: o.endpoint ?? `eci.${o.regionId}.aliyuncs.com`,
+        protocol: o.protocol ?? 'https',
+      }),
+    );
+    const quotas = { ...DEFAULT_QUOTAS_PER_MINUTE, ...o.quotasPerMinute };
+    for (const [action, perMinute] of Object.entries(quotas)) {
+      // A sixth of the minute's quota may go at once; the rest is paced.
+      this.#buckets.set(
+        action,
+        new TokenBucket({
+          rate: perMinute / 60,
+          burst: Math.max(1, Math.floor(perMinute / 6)),
+          clock: o.clock,
+        }),
+      );
+    }
+  }
+
+  async #call<T>(
+    action: EciAction,
+    signal: AbortSignal | undefined,
+    fn: (runtime: $Util.RuntimeOptions) => Promise<T>,
+  ): Promise<T> {
+    const backoff = new Backoff({ baseMs: 500, maxMs: 15_000 });
+    const attempts = this.#o.maxAttempts ?? 5;
+    const timeout = this.#o.timeoutMs ?? 15_000;
+    for (let attempt = 1; ; attempt++) {
+      await this.#buckets.get(action)?.take(signal);
+      this.calls.set(action, (this.calls.get(action) ?? 0) + 1);
+      const started = this.#o.clock.now();
+      try {
+        const runtime = new $Util.RuntimeOptions({
+          readTimeout: timeout,
+          connectTimeout: Math.min(timeout, 5000),
+          autoretry: false,
+        });
+        const result = await fn(runtime);
+        this.#o.log.debug({ action, ms: this.#o.clock.now() - started }, 'eci call');
+        return result;
+      } catch (raw) {
+        const err = toEciApiError(action, raw);
+        const retry = err.retryable && err.kind !== 'stock' && attempt < attempts && !signal?.aborted;
+        this.#o.log.warn(
+          {
+            action,
+            code: err.cloudCode,
+            requestId: err.requestId,
+            attempt,
+            ms: this.#o.clock.now() - started,
+            retry,
+          },
+          'eci call failed',
+        );
+        if (!retry) throw err;
+        await this.#o.clock.sleep(err.kind === 'throttled' ? backoff.next() * 2 : backoff.next(), signal);
+      }
+    }
+  }
+
+  async createContainerGroup(req: $Eci.CreateContainerGroupRequest, signal?: AbortSignal): Promise<string> {
+    req.regionId = this.regionId;
+    const res = await this.#call('CreateContainerGroup', signal, (rt) =>
+      this.#sdk.createContainerGroupWithOptions(req, rt),
+    );
+    const id = res.body?.containerGroupId;
+    if (!id)
+      throw new EciApiError({
+        action: 'CreateContainerGroup',
+        cloudCode: 'EmptyResponse',
+        message: 'no ContainerGroupId in the answer',
+      });
+    return id;
+  }
+
+  /** Deletes a group; a group already gone counts as deleted (callers may call this more than once). */
+  async deleteContainerGroup(containerGroupId: string, signal?: AbortSignal): Promise<void> {
+    const req = new $Eci.DeleteContainerGroupRequest({ regionId: this.regionId, containerGroupId });
+    try {
+      await this.#call('DeleteContainerGroup', signal, (rt) =>
+        this.#sdk.deleteContainerGroupWithOptions(req, rt),
+      );
+    } catch (err) {
+      if (err instanceof EciApiError && err.kind === 'not-found') return;
+      throw err;
+    }
+  }
+
+  async updateContainerGroup(req: $Eci.UpdateContainerGroupRequest, signal?: AbortSignal): Promise<void> {
+    req.regionId = this.regionId;
+    await this.#call('UpdateContainerGroup', signal, (rt) =>
+      this.#sdk.updateContainerGroupWithOptions(req, rt),
+    );
+  }
+
+  /** Every group matching the filter, following NextToken with the largest page ECI allows (20). */
+  async describeContainerGroups(
+    filter: { tags?: Record<string, string>; containerGroupIds?: string[]; withEvent?: boolean },
+    signal?: AbortSignal,
+  ): Promise<$Eci.DescribeContainerGroupsResponseBodyContainerGroups[]> {
+    const out: $Eci.DescribeContainerGroupsResponseBodyContainerGroups[] = [];
+    let nextToken: string | undefined;
+    do {
+      const req = new $Eci.DescribeContainerGroupsRequest({
+        regionId: this.regionId,
+        limit: 20,
+        nextToken,
+        withEvent: filter.withEvent,
+        containerGroupIds: filter.containerGroupIds ? JSON.stringify(filter.containerGroupIds) : undefined,
+        tag: tagList(filter.tags, $Eci.DescribeContainerGroupsRequestTag),
+      });
+      const res = await this.#call('DescribeContainerGroups', signal, (rt) =>
+        this.#sdk.describeContainerGroupsWithOptions(req, rt),
+      );
+      out.push(...(res.body?.containerGroups ?? []));
+      nextToken = res.body?.nextToken || undefined;
+    } while (nextToken);
+    return out;
+  }
+
+  /** Groups whose status changed in the last `sinceSecond` seconds (all pages): the cheap status feed. */
+  async describeContainerGroupStatus(
+    filter: { sinceSecond: number; tags?: Record<string, string> },
+    signal?: AbortSignal,
+  ): Promise<$Eci.DescribeContainerGroupStatusResponseBodyData[]> {
+    const out: $Eci.DescribeContainerGroupStatusResponseBodyData[] = [];
+    let nextToken: string | undefined;
+    do {
+      const req = new $Eci.DescribeContainerGroupStatusRequest({
+        regionId: this.regionId,
+        limit: 20,
+        nextToken,
+        sinceSecond: filter.sinceSecond,
+        tag: tagList(filter.tags, $Eci.DescribeContainerGroupStatusRequestTag),
+      });
+      const res = await this.#call('DescribeContainerGroupStatus', signal, (rt) =>
+        this.#sdk.describeContainerGroupStatusWithOptions(req, rt),
+      );
+      out.push(...(res.body?.data ?? []));
+      nextToken = res.body?.nextToken || undefined;
+    } while (nextToken);
+    return out;
+  }
+}
+
+function tagList<T>(
+  tags: Record<string, string> | undefined,
+  Model: new (m: { key: string; value: string }) => T,
+): T[] | undefined {
+  if (!tags) return undefined;
+  return Object.entries(tags).map(([key, value]) => new Model({ key, value }));
+}

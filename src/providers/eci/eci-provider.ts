@@ -1,0 +1,343 @@
+import {
+  DescribeContainerGroupsResponseBodyContainerGroups as Group,
+  type CreateContainerGroupRequest,
+} from '@alicloud/eci20180808';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Clock } from '../../util/clock.ts';
+import { describeError } from '../../util/errors.ts';
+import type { Logger } from '../../util/log.ts';
+import type { PodProvider, ProviderEvent, SyncOutcome } from '../provider.ts';
+import type { EciClient } from './eci-client.ts';
+import { EciApiError } from './eci-errors.ts';
+import { GroupIndex, type IndexedGroup } from './group-index.ts';
+import {
+  groupEventsToK8sEvents,
+  groupToPodStatus,
+  parseContainerId,
+  podToCreateRequest,
+  podUpdateToRequest,
+  TAG_KEYS,
+  tagValue,
+  type CreateContext,
+  type ResolvedRefs,
+} from './mapping/index.ts';
+import { shortHash } from './mapping/names.ts';
+import { StatusFeed } from './status-feed.ts';
+
+export interface EciProviderOptions {
+  eci: EciClient;
+  clusterId: string;
+  nodeName: string;
+  /** The node's InternalIP, reported as every pod's hostIP. */
+  hostIP: string;
+  /** Where new groups go; read at each create, so a config change applies to new pods only. */
+  createContext: () => Omit<CreateContext, 'refs' | 'clusterId' | 'nodeName' | 'hostIP'>;
+  /** Fetches what a pod refers to (ConfigMaps, Secrets, tokens). */
+  resolveRefs: (pod: V1Pod) => Promise<ResolvedRefs>;
+  clock: Clock;
+  log: Logger;
+  statusIntervalMs?: number;
+  resyncMs?: number;
+}
+
+const TERMINAL = new Set(['Succeeded', 'Failed']);
+
+/**
+ * Runs pods as ECI container groups. Identity is in the group's tags and its ClientToken (the pod
+ * UID), so a retried or repeated create never makes a second group; the index of this node's groups
+ * is loaded once and kept current by the status feed, so finding a pod's group costs no cloud call.
+ */
+export class EciProvider implements PodProvider {
+  readonly index: GroupIndex;
+  readonly #o: EciProviderOptions;
+  readonly #feed: StatusFeed;
+  /** Group IDs that vanished from ECI while their pod lived, by pod UID. */
+  readonly #lost = new Map<string, string>();
+  /** ECI events already turned into Kubernetes Events: group ID → event key → count. */
+  readonly #emitted = new Map<string, Map<string, number>>();
+  #notify: (podKey: string) => void = () => undefined;
+
+  constructor(o: EciProviderOptions) {
+    this.#o = o;
+    this.index = new GroupIndex({ clusterId: o.clusterId, nodeName: o.nodeName });
+    this.#feed = new StatusFeed({
+      eci: o.eci,
+      index: this.index,
+      scopeTags: { [TAG_KEYS.CLUSTER_ID]: tagValue(o.clusterId), [TAG_KEYS.NODE_NAME]: tagValue(o.nodeName) },
+      clock: o.clock,
+      log: o.log,
+      intervalMs: o.statusIntervalMs,
+      resyncMs: o.resyncMs,
+      onChange: (entry, gone) => {
+        if (gone) {
+          this.#lost.set(entry.identity.podUid, entry.id);
+          this.#emitted.delete(entry.id);
+        }
+        this.#notify(`${entry.identity.namespace}/${entry.identity.podName}`);
+      },
+    });
+  }
+
+  async start(notify: (podKey: string) => void, signal: AbortSignal): Promise<void> {
+    await this.#feed.resync(signal);
+    this.#notify = notify;
+    this.#o.log.info({ groups: this.index.size }, 'ECI container groups of this node loaded');
+    void this.#feed.run(signal);
+  }
+
+  async syncPod(pod: V1Pod, signal: AbortSignal): Promise<SyncOutcome> {
+    const uid = pod.metadata?.uid ?? '';
+    const groups = this.index.forUid(uid);
+    if (groups.length === 0) return this.#noGroup(pod, signal);
+    const [group, ...extra] = oldestFirst(groups);
+    // More than one group for a pod can only come from a lost group replaced twice; keep the oldest.
+    for (const g of extra) await this.#deleteGroup(g, signal);
+    return this.#existing(pod, group!, signal);
+  }
+
+  async #noGroup(pod: V1Pod, signal: AbortSignal): Promise<SyncOutcome> {
+    const uid = pod.metadata?.uid ?? '';
+    if (TERMINAL.has(pod.status?.phase ?? '')) return { kind: 'terminal' };
+    const lostId = this.#lost.get(uid) ?? groupIdFromStatus(pod);
+    if (!lostId) return this.#create(pod, uid, [], signal);
+    const message = `ECI container group ${lostId} no longer exists`;
+    if ((pod.spec?.restartPolicy ?? 'Always') === 'Always') {
+      const events: ProviderEvent[] = [
+        {
+          type: 'Warning',
+          reason: 'ContainerGroupLost',
+          message: `${message}; creating a new one (restartPolicy Always)`,
+        },
+      ];
+      // A token derived from the lost group keeps the replacement idempotent across retries and restarts.
+      return this.#create(pod, `${uid}-${shortHash(lostId)}`, events, signal);
+    }
+    this.#lost.delete(uid);
+    const now = new Date(this.#o.clock.now());
+    return {
+      kind: 'status',
+      status: {
+        ...pod.status,
+        phase: 'Failed',
+        reason: 'ContainerGroupLost',
+        message: `${message}; restartPolicy ${pod.spec?.restartPolicy} does not recreate it`,
+        conditions: (pod.status?.conditions ?? []).map((c) =>
+          c.type === 'Ready' || c.type === 'ContainersReady'
+            ? { ...c, status: 'False', reason: 'PodFailed', lastTransitionTime: now }
+            : c,
+        ),
+      },
+      events: [{ type: 'Warning', reason: 'ContainerGroupLost', message }],
+    };
+  }
+
+  async #create(
+    pod: V1Pod,
+    clientToken: string,
+    events: ProviderEvent[],
+    signal: AbortSignal,
+  ): Promise<SyncOutcome> {
+    const refs = await this.#o.resolveRefs(pod);
+    const r = podToCreateRequest(pod, {
+      ...this.#o.createContext(),
+      clusterId: this.#o.clusterId,
+      nodeName: this.#o.nodeName,
+      hostIP: this.#o.hostIP,
+      refs,
+    });
+    if (!r.ok) {
+      if ('refusal' in r) {
+        return {
+          kind: 'refused',
+          reason: r.refusal.reason,
+          message: `${r.refusal.field}: ${r.refusal.message}`,
+          events,
+        };
+      }
+      const what = r.missing
+        .map((m) => `${m.kind} ${m.name}${m.key ? ` (key ${m.key})` : ''} at ${m.field}`)
+        .join('; ');
+      const message = `waiting for ${what}`;
+      return {
+        kind: 'retry',
+        reason: 'CreateContainerConfigError',
+        message,
+        status: { phase: 'Pending', reason: 'CreateContainerConfigError', message },
+        events,
+      };
+    }
+    const request = r.request;
+    request.clientToken = clientToken;
+    let id: string;
+    try {
+      id = await this.#o.eci.createContainerGroup(request, signal);
+    } catch (err) {
+      if (!(err instanceof EciApiError)) throw err;
+      const message = `${err.cloudCode}: ${err.message.replace(/^ECI CreateContainerGroup failed: [^:]+: /, '')}`;
+      return {
+        kind: 'retry',
+        reason: 'ProviderCreateFailed',
+        message,
+        status: { phase: 'Pending', reason: 'ProviderCreateFailed', message },
+        events,
+      };
+    }
+    this.#lost.delete(pod.metadata?.uid ?? '');
+    const entry = this.index.upsert(pendingGroup(id, request, this.#o.clock.now()));
+    events.push({
+      type: 'Normal',
+      reason: 'ContainerGroupCreated',
+      message: `created ECI container group ${id}`,
+    });
+    for (const w of r.warnings) events.push({ type: 'Warning', reason: 'SpecAdjustedForECI', message: w });
+    const status = groupToPodStatus(
+      pod,
+      entry?.group ?? pendingGroup(id, request, this.#o.clock.now()),
+      new Date(this.#o.clock.now()),
+      {
+        hostIP: this.#o.hostIP,
+      },
+    );
+    return { kind: 'status', status, events };
+  }
+
+  async #existing(pod: V1Pod, entry: IndexedGroup, signal: AbortSignal): Promise<SyncOutcome> {
+    const now = this.#o.clock.now();
+    const events = this.#newEvents(entry);
+    const deadline = deadlineAt(pod);
+    if (deadline !== undefined && now >= deadline && !TERMINAL.has(pod.status?.phase ?? '')) {
+      await this.#deleteGroup(entry, signal);
+      events.push({
+        type: 'Warning',
+        reason: 'DeadlineExceeded',
+        message: 'Pod was active on the node longer than the specified deadline',
+      });
+      return {
+        kind: 'status',
+        status: {
+          ...pod.status,
+          phase: 'Failed',
+          reason: 'DeadlineExceeded',
+          message: 'Pod was active on the node longer than the specified deadline',
+        },
+        events,
+      };
+    }
+    const update = podUpdateToRequest(pod, pod, {
+      containerGroupId: entry.id,
+      regionId: this.#o.eci.regionId,
+      containers: entry.group.containers,
+      initContainers: entry.group.initContainers,
+    });
+    if (update && !TERMINAL.has(entry.group.status ?? '')) {
+      try {
+        await this.#o.eci.updateContainerGroup(update, signal);
+        // Record what was asked so the next look does not send it again before ECI reports it.
+        const images = new Map((update.container ?? []).map((c) => [c.name, c.image]));
+        for (const c of entry.group.containers ?? []) if (images.get(c.name)) c.image = images.get(c.name);
+        events.push({
+          type: 'Normal',
+          reason: 'ContainerGroupUpdated',
+          message: `updated container images of ${entry.id}`,
+        });
+      } catch (err) {
+        events.push({ type: 'Warning', reason: 'ProviderUpdateFailed', message: describeError(err) });
+      }
+    }
+    const status = groupToPodStatus(pod, entry.group, new Date(now), { hostIP: this.#o.hostIP });
+    const requeueAfterMs =
+      deadline !== undefined && !TERMINAL.has(status.phase ?? '')
+        ? Math.max(0, deadline - now) + 100
+        : undefined;
+    return { kind: 'status', status, requeueAfterMs, events };
+  }
+
+  /** ECI events of the group not yet reported (new, or aggregated with a higher count). */
+  #newEvents(entry: IndexedGroup): ProviderEvent[] {
+    let seen = this.#emitted.get(entry.id);
+    if (!seen) this.#emitted.set(entry.id, (seen = new Map()));
+    const out: ProviderEvent[] = [];
+    for (const e of groupEventsToK8sEvents(entry.group.events)) {
+      if ((seen.get(e.key) ?? 0) >= e.count) continue;
+      seen.set(e.key, e.count);
+      out.push({ type: e.type, reason: e.reason, message: e.message });
+    }
+    return out;
+  }
+
+  async deletePod(pod: V1Pod, signal: AbortSignal): Promise<void> {
+    const uid = pod.metadata?.uid ?? '';
+    for (const g of this.index.forUid(uid)) await this.#deleteGroup(g, signal);
+    this.#lost.delete(uid);
+  }
+
+  async deleteStale(podKey: string, liveUid: string | undefined, signal: AbortSignal): Promise<void> {
+    for (const g of this.index.forKey(podKey)) {
+      if (g.identity.podUid !== liveUid) await this.#deleteGroup(g, signal);
+    }
+  }
+
+  async collectOrphans(liveUids: ReadonlySet<string>, signal: AbortSignal): Promise<void> {
+    for (const g of [...this.index.all()]) {
+      if (!liveUids.has(g.identity.podUid)) {
+        this.#o.log.info(
+          { group: g.id, pod: `${g.identity.namespace}/${g.identity.podName}` },
+          'deleting orphan group',
+        );
+        await this.#deleteGroup(g, signal);
+      }
+    }
+  }
+
+  async #deleteGroup(g: IndexedGroup, signal: AbortSignal): Promise<void> {
+    await this.#o.eci.deleteContainerGroup(g.id, signal);
+    this.index.remove(g.id);
+    this.#feed.forget(g.id);
+    this.#emitted.delete(g.id);
+  }
+}
+
+/** What is known of a group the moment create returns: enough to index it and say "creating". */
+function pendingGroup(id: string, req: CreateContainerGroupRequest, now: number): Group {
+  return new Group({
+    containerGroupId: id,
+    containerGroupName: req.containerGroupName,
+    status: 'Pending',
+    creationTime: new Date(now).toISOString(),
+    tags: (req.tag ?? []).map((t) => ({ key: t.key, value: t.value })),
+    containers: (req.container ?? []).map((c) => ({
+      name: c.name,
+      image: c.image,
+      ready: false,
+      restartCount: 0,
+    })),
+    initContainers: (req.initContainer ?? []).map((c) => ({
+      name: c.name,
+      image: c.image,
+      ready: false,
+      restartCount: 0,
+    })),
+  });
+}
+
+function oldestFirst(groups: IndexedGroup[]): IndexedGroup[] {
+  return [...groups].sort((a, b) =>
+    String(a.group.creationTime ?? '').localeCompare(String(b.group.creationTime ?? '')),
+  );
+}
+
+/** The group a pod's status says it ran in, if any (its containerIDs are eci://<group>/<name>). */
+function groupIdFromStatus(pod: V1Pod): string | undefined {
+  for (const s of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])]) {
+    const id = s.containerID ? parseContainerId(s.containerID) : null;
+    if (id) return id.containerGroupId;
+  }
+  return undefined;
+}
+
+function deadlineAt(pod: V1Pod): number | undefined {
+  const secs = pod.spec?.activeDeadlineSeconds;
+  const start = pod.status?.startTime;
+  if (!secs || !start) return undefined;
+  return new Date(start).getTime() + secs * 1000;
+}
