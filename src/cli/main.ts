@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { registerClusterCommand } from './cluster.ts';
+import { registerDemoCommand } from './demo.ts';
 import { registerEmulatorCommand } from './emulator.ts';
 import { registerRunCommand } from './run.ts';
 import { describeError, ProductError } from '../util/errors.ts';
@@ -19,6 +20,7 @@ const program = new Command('eci-virtual-node')
 registerRunCommand(program);
 registerClusterCommand(program);
 registerEmulatorCommand(program);
+registerDemoCommand(program);
 
 try {
   await program.parseAsync(process.argv);

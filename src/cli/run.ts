@@ -13,6 +13,8 @@ import { EciClient } from '../providers/eci/eci-client.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger, type Logger } from '../util/log.ts';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { startMetricsServer } from '../metrics/server.ts';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -31,6 +33,11 @@ interface RunFlags {
   zone?: string;
   clusterId?: string;
   emulatorStateDir: string;
+  metricsPort?: string;
+  metricsBindAddress: string;
+  kubeApiQps: string;
+  kubeApiBurst: string;
+  eciQuotaMultiplier: string;
   logLevel: string;
 }
 
@@ -72,12 +79,26 @@ export function registerRunCommand(program: Command): void {
       'state directory of the embedded ECI emulator',
       path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
     )
+    .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: off)')
+    .option('--metrics-bind-address <ip>', 'address for the metrics port', '0.0.0.0')
+    .option('--kube-api-qps <n>', 'API server requests per second (sustained)', '100')
+    .option('--kube-api-burst <n>', 'API server requests allowed at once', '200')
+    .option(
+      '--eci-quota-multiplier <n>',
+      'scale the client-side ECI per-minute quotas (for raised account quotas)',
+      '1',
+    )
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
     .action(async (flags: RunFlags) => {
       const log = createLogger({ level: flags.logLevel });
       const options = parseNodeOptions({ ...flags });
       const eciSettings = parseEciSettings(process.env);
-      const kube = await createKubeClients({ kubeconfig: flags.kubeconfig });
+      const kube = await createKubeClients({
+        kubeconfig: flags.kubeconfig,
+        qps: positive('--kube-api-qps', flags.kubeApiQps),
+        burst: positive('--kube-api-burst', flags.kubeApiBurst),
+      });
+      const quotaMultiplier = positive('--eci-quota-multiplier', flags.eciQuotaMultiplier, 0.01);
       const stop = new AbortController();
       // SIGTERM stops the loops and leaves the Node and every pod as they are: a restart is a gap in
       // heartbeats, not a node going away.
@@ -87,7 +108,8 @@ export function registerRunCommand(program: Command): void {
           stop.abort();
         });
       }
-      const backend = await openEciBackend(eciSettings, flags.emulatorStateDir, log);
+      const backend = await openEciBackend(eciSettings, flags.emulatorStateDir, quotaMultiplier, log);
+      let metrics: { close(): Promise<void> } | undefined;
       try {
         const clusterId = flags.clusterId ?? (await defaultClusterId(kube));
         const node = new NodeController({
@@ -125,6 +147,19 @@ export function registerRunCommand(program: Command): void {
           clock: systemClock,
           log,
         });
+        if (flags.metricsPort !== undefined) {
+          metrics = await startMetricsServer(
+            positive('--metrics-port', flags.metricsPort, 0),
+            flags.metricsBindAddress,
+            {
+              kubeRequests: () => kube.requests,
+              eciCalls: () => backend.client.calls,
+              pods: () => pods.podCount,
+              groups: () => provider.index.size,
+              ready: () => node.ready && pods.started,
+            },
+          );
+        }
         log.info(
           {
             node: options.nodeName,
@@ -136,6 +171,7 @@ export function registerRunCommand(program: Command): void {
         );
         await Promise.all([node.run(stop.signal), pods.run(stop.signal)]);
       } finally {
+        await metrics?.close();
         await backend.close();
         await kube.close();
       }
@@ -151,13 +187,19 @@ interface EciBackend {
   close(): Promise<void>;
 }
 
-async function openEciBackend(s: EciSettings, emulatorStateDir: string, log: Logger): Promise<EciBackend> {
+async function openEciBackend(
+  s: EciSettings,
+  emulatorStateDir: string,
+  quotaMultiplier: number,
+  log: Logger,
+): Promise<EciBackend> {
   if (s.mode === 'cloud') {
     const client = new EciClient({
       credentials: { accessKeyId: s.accessKeyId, accessKeySecret: s.accessKeySecret },
       regionId: s.regionId,
       endpoint: s.endpoint,
       protocol: s.protocol,
+      quotaMultiplier,
       clock: systemClock,
       log,
     });
@@ -185,6 +227,7 @@ async function openEciBackend(s: EciSettings, emulatorStateDir: string, log: Log
       regionId: emu.regionId,
       endpoint: emu.endpoint,
       protocol: emu.protocol,
+      quotaMultiplier,
       clock: systemClock,
       log,
     }),
@@ -194,6 +237,18 @@ async function openEciBackend(s: EciSettings, emulatorStateDir: string, log: Log
     description: `embedded emulator at ${emu.url}`,
     close: () => emu.close(),
   };
+}
+
+/** A number flag, validated; the error names the flag. */
+function positive(flag: string, value: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) {
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `${flag}: must be a number >= ${min} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return n;
 }
 
 /** The kube-system namespace's UID: stable for the cluster's life, different in every cluster. */

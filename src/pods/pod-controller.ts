@@ -49,6 +49,11 @@ export class PodController {
     });
   }
 
+  /** Pods bound to the node, as the informer holds them. */
+  get podCount(): number {
+    return this.#informer.size;
+  }
+
   /** True once the first full sync (pods and provider instances) is done and workers run. */
   get started(): boolean {
     return this.#started;

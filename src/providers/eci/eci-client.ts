@@ -42,6 +42,8 @@ export interface EciClientOptions {
   endpoint?: string;
   protocol?: 'http' | 'https';
   quotasPerMinute?: Partial<Record<EciAction, number>>;
+  /** Scales every quota, for accounts whose quotas were raised (1 = the documented defaults). */
+  quotaMultiplier?: number;
   /** Per-call timeout. */
   timeoutMs?: number;
   /** Attempts for a retryable failure (throttling, 5xx, network) before giving up. */
@@ -76,7 +78,8 @@ export class EciClient {
       }),
     );
     const quotas = { ...DEFAULT_QUOTAS_PER_MINUTE, ...o.quotasPerMinute };
-    for (const [action, perMinute] of Object.entries(quotas)) {
+    for (const [action, base] of Object.entries(quotas)) {
+      const perMinute = base * (o.quotaMultiplier ?? 1);
       // A sixth of the minute's quota may go at once; the rest is paced.
       this.#buckets.set(
         action,
