@@ -2,19 +2,27 @@ import type { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { parseEciSettings, type EciSettings } from '../config/eci-settings.ts';
+import { parseEciSettings } from '../config/eci-settings.ts';
+import { LiveConfig } from '../config/live-config.ts';
+import { openEciBackend } from '../app/eci-backend.ts';
 import { defaultNodeIp, parseNodeOptions, toNodeSpec } from '../config/node-options.ts';
 import { createKubeClients, type KubeClients } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { PodController } from '../pods/pod-controller.ts';
 import { resolveRefs } from '../pods/ref-resolver.ts';
-import { EciClient } from '../providers/eci/eci-client.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
-import { createLogger, type Logger } from '../util/log.ts';
+import { createLogger } from '../util/log.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { startMetricsServer } from '../metrics/server.ts';
+
+/** Until the admission webhook's parser lands, routing selectors are kept as given (a JSON array). */
+function parseSelectors(json: string): unknown[] {
+  const v: unknown = JSON.parse(json);
+  if (!Array.isArray(v)) throw new Error('must be a JSON array of selectors');
+  return v;
+}
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -108,36 +116,79 @@ export function registerRunCommand(program: Command): void {
           stop.abort();
         });
       }
-      const backend = await openEciBackend(eciSettings, flags.emulatorStateDir, quotaMultiplier, log);
+      const events = new EventRecorder({
+        api: kube.core,
+        component: 'eci-virtual-node',
+        host: options.nodeName,
+        clock: systemClock,
+        log,
+      });
+      const live = new LiveConfig({
+        kube,
+        events,
+        clock: systemClock,
+        log,
+        parseSelectors,
+        envCredentials: eciSettings.mode === 'cloud' ? eciSettings.credentials : undefined,
+      });
+      await live.load();
+      const backend = await openEciBackend({
+        settings: eciSettings,
+        secretCredentials:
+          eciSettings.mode === 'cloud' && !eciSettings.credentials ? live.credentials() : undefined,
+        emulatorStateDir: flags.emulatorStateDir,
+        quotaMultiplier,
+        clock: systemClock,
+        log,
+      });
+      if (backend.mode === 'cloud') {
+        live.onCredentialsChange((c) => {
+          if (c) backend.client.setCredentials(c);
+          else
+            log.error('the AccessKey secret lost its keys; keeping the last AccessKey until it is restored');
+        });
+      }
+      // One effective configuration: eci-profile (hot) over the environment over the backend's defaults.
+      const placement = () => {
+        const p = live.profile();
+        return {
+          vSwitchIds:
+            p.vSwitchIds ??
+            (eciSettings.vSwitchIds?.length ? eciSettings.vSwitchIds : backend.defaultVSwitchIds),
+          securityGroupId:
+            p.securityGroupId ?? eciSettings.securityGroupId ?? backend.defaultSecurityGroupId ?? '',
+        };
+      };
+      const first = placement();
+      if (first.vSwitchIds.length === 0 || !first.securityGroupId) {
+        await backend.close();
+        throw new ProductError(
+          ErrorCodes.CONFIG_INVALID,
+          `no ${first.vSwitchIds.length === 0 ? 'vSwitch' : 'security group'} for ECI pods: set ` +
+            `${first.vSwitchIds.length === 0 ? 'ECI_VSWITCH (environment) or vSwitchIds' : 'ECI_SECURITY_GROUP (environment) or securityGroupId'} ` +
+            `(ConfigMap kube-system/eci-profile)`,
+        );
+      }
       let metrics: { close(): Promise<void> } | undefined;
       try {
         const clusterId = flags.clusterId ?? (await defaultClusterId(kube));
-        const node = new NodeController({
-          kube,
-          spec: toNodeSpec(options, KUBELET_VERSION),
-          clock: systemClock,
-          log,
-        });
         const provider = new EciProvider({
           eci: backend.client,
           clusterId,
           nodeName: options.nodeName,
           hostIP: options.nodeIp,
-          createContext: () => ({
-            regionId: backend.client.regionId,
-            vSwitchIds: backend.vSwitchIds,
-            securityGroupId: backend.securityGroupId,
-          }),
+          createContext: () => ({ regionId: backend.client.regionId, ...placement() }),
           resolveRefs: (pod) => resolveRefs(kube.core, pod),
           clock: systemClock,
           log,
         });
-        const events = new EventRecorder({
-          api: kube.core,
-          component: 'eci-virtual-node',
-          host: options.nodeName,
+        const node = new NodeController({
+          kube,
+          spec: toNodeSpec(options, KUBELET_VERSION),
           clock: systemClock,
           log,
+          events,
+          ownedInstances: () => provider.index.size,
         });
         const pods = new PodController({
           kube,
@@ -169,7 +220,7 @@ export function registerRunCommand(program: Command): void {
           },
           'starting',
         );
-        await Promise.all([node.run(stop.signal), pods.run(stop.signal)]);
+        await Promise.all([node.run(stop.signal), pods.run(stop.signal), live.run(stop.signal)]);
       } finally {
         await metrics?.close();
         await backend.close();
@@ -177,66 +228,6 @@ export function registerRunCommand(program: Command): void {
       }
       log.info('stopped');
     });
-}
-
-interface EciBackend {
-  client: EciClient;
-  vSwitchIds: string[];
-  securityGroupId: string;
-  description: string;
-  close(): Promise<void>;
-}
-
-async function openEciBackend(
-  s: EciSettings,
-  emulatorStateDir: string,
-  quotaMultiplier: number,
-  log: Logger,
-): Promise<EciBackend> {
-  if (s.mode === 'cloud') {
-    const client = new EciClient({
-      credentials: { accessKeyId: s.accessKeyId, accessKeySecret: s.accessKeySecret },
-      regionId: s.regionId,
-      endpoint: s.endpoint,
-      protocol: s.protocol,
-      quotaMultiplier,
-      clock: systemClock,
-      log,
-    });
-    return {
-      client,
-      vSwitchIds: s.vSwitchIds,
-      securityGroupId: s.securityGroupId,
-      description: `ECI ${s.regionId}${s.endpoint ? ` at ${s.endpoint}` : ''}`,
-      close: async () => undefined,
-    };
-  }
-  // Imported here so a controller talking to the cloud never loads the emulator.
-  const { startEmulator } = await import('../emulator/server.ts');
-  // Its per-request log lines would drown the controller's own at info; they show at debug.
-  const emuLog = log.child({ component: 'emulator' }, { level: log.level === 'info' ? 'warn' : log.level });
-  const emu = await startEmulator({ port: 0, stateDir: emulatorStateDir, logger: emuLog });
-  log.warn(
-    { url: emu.url, stateDir: emulatorStateDir },
-    'no AccessKey and no region configured (ECI_ACCESS_KEY, ECI_REGION): running pods on the embedded ECI emulator, not on Alibaba Cloud',
-  );
-  const vpc = emu.config.region.vSwitches[0]?.vpcId;
-  return {
-    client: new EciClient({
-      credentials: { accessKeyId: emu.accessKeyId, accessKeySecret: emu.accessKeySecret },
-      regionId: emu.regionId,
-      endpoint: emu.endpoint,
-      protocol: emu.protocol,
-      quotaMultiplier,
-      clock: systemClock,
-      log,
-    }),
-    vSwitchIds: s.vSwitchIds ?? emu.config.region.vSwitches.filter((v) => v.vpcId === vpc).map((v) => v.id),
-    securityGroupId:
-      s.securityGroupId ?? emu.config.region.securityGroups.find((g) => g.vpcId === vpc)?.id ?? '',
-    description: `embedded emulator at ${emu.url}`,
-    close: () => emu.close(),
-  };
 }
 
 /** A number flag, validated; the error names the flag. */

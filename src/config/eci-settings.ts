@@ -10,13 +10,14 @@ export type EciSettings =
   | {
       mode: 'cloud';
       regionId: string;
-      accessKeyId: string;
-      accessKeySecret: string;
+      /** From ECI_ACCESS_KEY/ECI_SECRET_KEY; absent = read from the secret kube-system/alibaba-addon-secret. */
+      credentials?: { accessKeyId: string; accessKeySecret: string };
       /** host[:port]; default the region's public endpoint. */
       endpoint?: string;
       protocol: 'http' | 'https';
-      vSwitchIds: string[];
-      securityGroupId: string;
+      /** From the environment; eci-profile's vSwitchIds / securityGroupId override them. */
+      vSwitchIds?: string[];
+      securityGroupId?: string;
     }
   | { mode: 'emulator'; vSwitchIds?: string[]; securityGroupId?: string };
 
@@ -32,15 +33,18 @@ const idList = z
 
 const cloudSchema = z.object({
   ECI_REGION: z.string().regex(/^[a-z]{2}-[a-z0-9-]+$/, 'must be a region ID like cn-hangzhou'),
-  ECI_ACCESS_KEY: z.string().min(1, 'is required with ECI_REGION'),
-  ECI_SECRET_KEY: z.string().min(1, 'is required with ECI_ACCESS_KEY'),
+  ECI_ACCESS_KEY: z.string().min(1).optional(),
+  ECI_SECRET_KEY: z.string().min(1).optional(),
   ECI_ENDPOINT: z
     .string()
     .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host or host:port')
     .optional(),
   ECI_PROTOCOL: z.enum(['http', 'https']).default('https'),
-  ECI_VSWITCH: idList,
-  ECI_SECURITY_GROUP: z.string().regex(/^sg-[A-Za-z0-9-]+$/, 'must be a security group ID like sg-xxx'),
+  ECI_VSWITCH: idList.optional(),
+  ECI_SECURITY_GROUP: z
+    .string()
+    .regex(/^sg-[A-Za-z0-9-]+$/, 'must be a security group ID like sg-xxx')
+    .optional(),
 });
 
 /** Validates the ECI settings of `env`; errors name each variable at fault and never echo a secret. */
@@ -63,16 +67,26 @@ export function parseEciSettings(env: Record<string, string | undefined>): EciSe
     const lines = r.error.issues.map((i) => {
       const k = String(i.path[0]);
       const got = secret.has(k) ? '' : ` (got ${JSON.stringify(raw[k] ?? '')})`;
-      return `${k} (environment): ${raw[k] === undefined ? 'is required when ECI_REGION or an AccessKey is set' : i.message}${got}`;
+      const why = raw[k] === undefined ? 'is required when ECI_REGION or an AccessKey is set' : i.message;
+      return `${k} (environment): ${why}${got}`;
     });
     throw new ProductError(ErrorCodes.CONFIG_INVALID, `invalid ECI settings:\n  ${lines.join('\n  ')}`);
   }
   const c = r.data;
+  if ((c.ECI_ACCESS_KEY === undefined) !== (c.ECI_SECRET_KEY === undefined)) {
+    const missing = c.ECI_ACCESS_KEY === undefined ? 'ECI_ACCESS_KEY' : 'ECI_SECRET_KEY';
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `invalid ECI settings:\n  ${missing} (environment): is required when the other half of the AccessKey is set`,
+    );
+  }
   return {
     mode: 'cloud',
     regionId: c.ECI_REGION,
-    accessKeyId: c.ECI_ACCESS_KEY,
-    accessKeySecret: c.ECI_SECRET_KEY,
+    credentials:
+      c.ECI_ACCESS_KEY && c.ECI_SECRET_KEY
+        ? { accessKeyId: c.ECI_ACCESS_KEY, accessKeySecret: c.ECI_SECRET_KEY }
+        : undefined,
     endpoint: c.ECI_ENDPOINT,
     protocol: c.ECI_PROTOCOL,
     vSwitchIds: c.ECI_VSWITCH,

@@ -1,5 +1,6 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { isConflict, isNotFound, strategicMergePatch, type KubeClients } from '../kube/client.ts';
+import type { EventRecorder } from '../kube/events.ts';
 import { runWatchLoop } from '../kube/watch.ts';
 import { Backoff } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
@@ -25,6 +26,10 @@ export interface NodeControllerOptions {
   leaseDurationSeconds?: number;
   /** Node status refresh period; at least once a minute so `kubectl describe node` stays fresh. */
   statusRefreshMs?: number;
+  /** Where node Events go; without it they are only logged. */
+  events?: EventRecorder;
+  /** How many provider instances (paid ECI groups) the node owns, for the deletion warning. */
+  ownedInstances?: () => number;
 }
 
 /**
@@ -33,7 +38,8 @@ export interface NodeControllerOptions {
  * cluster sees a restart as a short heartbeat gap, not a node going away.
  */
 export class NodeController {
-  readonly #o: Required<NodeControllerOptions>;
+  readonly #o: Required<Omit<NodeControllerOptions, 'events' | 'ownedInstances'>> &
+    Pick<NodeControllerOptions, 'events' | 'ownedInstances'>;
   readonly #lease: NodeLease;
   #node: V1Node | undefined;
   #ready = false;
@@ -176,11 +182,33 @@ export class NodeController {
           if (items.length === 0) this.#reRegister('node is missing');
         },
         onEvent: (type, node) => {
-          if (type === 'DELETED') this.#reRegister('node was deleted');
-          else this.#node = node;
+          if (type === 'DELETED') {
+            this.#warnIfOwning();
+            this.#reRegister('node was deleted');
+          } else this.#node = node;
         },
       },
       signal,
+    );
+  }
+
+  /**
+   * Deleting the node while it still owns ECI groups would leave paid instances behind (the original
+   * add-on does). We refuse: the node comes back, and the Event says how to uninstall properly.
+   */
+  #warnIfOwning(): void {
+    const owned = this.#o.ownedInstances?.() ?? 0;
+    if (owned === 0) return;
+    const message =
+      `node ${this.name} was deleted while it still owns ${owned} ECI container group(s); it was registered ` +
+      'again so they are not left running unmanaged. To uninstall, run `eci-virtual-node cleanup`, which deletes ' +
+      'the ECI pods, their groups and then the node';
+    this.#o.log.warn({ node: this.name, owned }, message);
+    void this.#o.events?.record(
+      { kind: 'Node', namespace: 'default', name: this.name },
+      'Warning',
+      'NodeDeletedWithInstances',
+      message,
     );
   }
 

@@ -61,22 +61,14 @@ export interface EciClientOptions {
 export class EciClient {
   readonly regionId: string;
   readonly calls = new Map<string, number>();
-  readonly #sdk: Sdk;
+  #sdk: Sdk;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #o: EciClientOptions;
 
   constructor(o: EciClientOptions) {
     this.#o = o;
     this.regionId = o.regionId;
-    this.#sdk = new SdkClient(
-      new $OpenApi.Config({
-        accessKeyId: o.credentials.accessKeyId,
-        accessKeySecret: o.credentials.accessKeySecret,
-        regionId: o.regionId,
-        endpoint: o.endpoint ?? `eci.${o.regionId}.aliyuncs.com`,
-        protocol: o.protocol ?? 'https',
-      }),
-    );
+    this.#sdk = this.#makeSdk(o.credentials);
     const quotas = { ...DEFAULT_QUOTAS_PER_MINUTE, ...o.quotasPerMinute };
     for (const [action, base] of Object.entries(quotas)) {
       const perMinute = base * (o.quotaMultiplier ?? 1);
@@ -90,6 +82,23 @@ export class EciClient {
         }),
       );
     }
+  }
+
+  #makeSdk(c: EciCredentials): Sdk {
+    return new SdkClient(
+      new $OpenApi.Config({
+        accessKeyId: c.accessKeyId,
+        accessKeySecret: c.accessKeySecret,
+        regionId: this.#o.regionId,
+        endpoint: this.#o.endpoint ?? `eci.${this.#o.regionId}.aliyuncs.com`,
+        protocol: this.#o.protocol ?? 'https',
+      }),
+    );
+  }
+
+  /** Switches to new credentials (rotated secret); calls in flight finish with the old ones. */
+  setCredentials(c: EciCredentials): void {
+    this.#sdk = this.#makeSdk(c);
   }
 
   async #call<T>(

@@ -168,17 +168,52 @@ export class EciProvider implements PodProvider {
     }
     const request = r.request;
     request.clientToken = clientToken;
-    let id: string;
-    try {
-      id = await this.#o.eci.createContainerGroup(request, signal);
-    } catch (err) {
-      if (!(err instanceof EciApiError)) throw err;
-      const message = `${err.cloudCode}: ${err.message.replace(/^ECI CreateContainerGroup failed: [^:]+: /, '')}`;
+    let id: string | undefined;
+    const vSwitches = zoneOrder(request, pod.metadata?.uid ?? '');
+    const outOfStock: string[] = [];
+    for (const vSwitch of vSwitches) {
+      // One zone per attempt, so a stock-out is seen, reported and moved past by us, in the order the
+      // user chose; the ClientToken stays, so a retried attempt never makes a second group.
+      request.vSwitchId = vSwitch || undefined;
+      request.scheduleStrategy = undefined;
+      try {
+        id = await this.#o.eci.createContainerGroup(request, signal);
+        if (outOfStock.length > 0) {
+          events.push({
+            type: 'Normal',
+            reason: 'ZoneFailover',
+            message: `created in vSwitch ${vSwitch} because ${outOfStock.join(', ')} had no stock`,
+          });
+        }
+        break;
+      } catch (err) {
+        if (!(err instanceof EciApiError)) throw err;
+        if (err.kind === 'stock') {
+          outOfStock.push(vSwitch);
+          events.push({
+            type: 'Warning',
+            reason: 'ZoneOutOfStock',
+            message: `vSwitch ${vSwitch}: ${cloudMessage(err)}`,
+          });
+          continue;
+        }
+        const message = cloudMessage(err);
+        return {
+          kind: 'retry',
+          reason: 'ProviderCreateFailed',
+          message,
+          status: { phase: 'Pending', reason: 'ProviderCreateFailed', message },
+          events,
+        };
+      }
+    }
+    if (id === undefined) {
+      const message = `no ECI stock in any configured zone (vSwitches ${vSwitches.join(', ')}); retrying with backoff`;
       return {
         kind: 'retry',
-        reason: 'ProviderCreateFailed',
+        reason: 'ZoneStockOut',
         message,
-        status: { phase: 'Pending', reason: 'ProviderCreateFailed', message },
+        status: { phase: 'Pending', reason: 'ZoneStockOut', message },
         events,
       };
     }
@@ -295,6 +330,24 @@ export class EciProvider implements PodProvider {
     this.#feed.forget(g.id);
     this.#emitted.delete(g.id);
   }
+}
+
+/** The cloud's code and message, without our prefix. */
+function cloudMessage(err: EciApiError): string {
+  return `${err.cloudCode}: ${err.message.replace(/^ECI \w+ failed: [^:]+: /, '')}`;
+}
+
+/**
+ * The vSwitches to try, in order: as listed for VSwitchOrdered (the default), shuffled by the pod UID
+ * for VSwitchRandom — stable for one pod, so its retries walk the same order, and spread across pods.
+ */
+export function zoneOrder(req: CreateContainerGroupRequest, uid: string): string[] {
+  const list = (req.vSwitchId ?? '').split(',').filter(Boolean);
+  if (req.scheduleStrategy !== 'VSwitchRandom' || list.length < 2) return list.length ? list : [''];
+  return list
+    .map((v) => ({ v, k: shortHash(`${uid}/${v}`) }))
+    .sort((a, b) => a.k.localeCompare(b.k))
+    .map((x) => x.v);
 }
 
 /** What is known of a group the moment create returns: enough to index it and say "creating". */
