@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
+import { registerCleanupCommand } from './cleanup.ts';
 import { registerClusterCommand } from './cluster.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerEmulatorCommand } from './emulator.ts';
@@ -21,6 +22,7 @@ registerRunCommand(program);
 registerClusterCommand(program);
 registerEmulatorCommand(program);
 registerDemoCommand(program);
+registerCleanupCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -41,6 +41,7 @@ interface RunFlags {
   zone?: string;
   clusterId?: string;
   emulatorStateDir: string;
+  eciProfile: string;
   metricsPort?: string;
   metricsBindAddress: string;
   kubeApiQps: string;
@@ -87,6 +88,7 @@ export function registerRunCommand(program: Command): void {
       'state directory of the embedded ECI emulator',
       path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
     )
+    .option('--eci-profile <namespace/name>', 'the hot-reloaded profile ConfigMap', 'kube-system/eci-profile')
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: off)')
     .option('--metrics-bind-address <ip>', 'address for the metrics port', '0.0.0.0')
     .option('--kube-api-qps <n>', 'API server requests per second (sustained)', '100')
@@ -130,6 +132,7 @@ export function registerRunCommand(program: Command): void {
         log,
         parseSelectors,
         envCredentials: eciSettings.mode === 'cloud' ? eciSettings.credentials : undefined,
+        profileRef: namespacedName('--eci-profile', flags.eciProfile),
       });
       await live.load();
       const backend = await openEciBackend({
@@ -228,6 +231,17 @@ export function registerRunCommand(program: Command): void {
       }
       log.info('stopped');
     });
+}
+
+function namespacedName(flag: string, value: string): { namespace: string; name: string } {
+  const [namespace, name, extra] = value.split('/');
+  if (!namespace || !name || extra !== undefined) {
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `${flag}: must be namespace/name (got ${JSON.stringify(value)})`,
+    );
+  }
+  return { namespace, name };
 }
 
 /** A number flag, validated; the error names the flag. */

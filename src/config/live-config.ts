@@ -8,6 +8,7 @@ import type { Logger } from '../util/log.ts';
 import { parseProfile, PROFILE_NAME, PROFILE_NAMESPACE, ProfileError, type Profile } from './profile.ts';
 
 export const CREDENTIALS_SECRET = 'alibaba-addon-secret';
+export const CREDENTIALS_NAMESPACE = 'kube-system';
 
 export interface Credentials {
   accessKeyId: string;
@@ -22,6 +23,8 @@ export interface LiveConfigOptions<S> {
   parseSelectors: (json: string) => S[];
   /** Credentials from the environment win over the secret, which is then not watched. */
   envCredentials?: Credentials;
+  /** Where the profile lives; default kube-system/eci-profile. */
+  profileRef?: { namespace: string; name: string };
 }
 
 /**
@@ -37,9 +40,11 @@ export class LiveConfig<S> {
   #credentials: Credentials | undefined;
   #credentialListeners: ((c: Credentials | undefined) => void)[] = [];
   #lastRejected: string | undefined;
+  readonly #ref: { namespace: string; name: string };
 
   constructor(o: LiveConfigOptions<S>) {
     this.#o = o;
+    this.#ref = o.profileRef ?? { namespace: PROFILE_NAMESPACE, name: PROFILE_NAME };
     this.#credentials = o.envCredentials;
   }
 
@@ -58,13 +63,11 @@ export class LiveConfig<S> {
   /** Reads both objects once, so start-up decisions see them. Absent objects are fine. */
   async load(): Promise<void> {
     const { core } = this.#o.kube;
-    const cm = await core
-      .readNamespacedConfigMap({ name: PROFILE_NAME, namespace: PROFILE_NAMESPACE })
-      .catch(absent);
+    const cm = await core.readNamespacedConfigMap(this.#ref).catch(absent);
     this.#applyProfile(cm);
     if (!this.#o.envCredentials) {
       const secret = await core
-        .readNamespacedSecret({ name: CREDENTIALS_SECRET, namespace: PROFILE_NAMESPACE })
+        .readNamespacedSecret({ name: CREDENTIALS_SECRET, namespace: CREDENTIALS_NAMESPACE })
         .catch(absent);
       this.#applySecret(secret);
     }
@@ -100,12 +103,12 @@ export class LiveConfig<S> {
     const fieldSelector = (name: string) => `metadata.name=${name}`;
     const loops = [
       watchOne<V1ConfigMap>(
-        `/api/v1/namespaces/${PROFILE_NAMESPACE}/configmaps`,
-        PROFILE_NAME,
+        `/api/v1/namespaces/${this.#ref.namespace}/configmaps`,
+        this.#ref.name,
         () =>
           core.listNamespacedConfigMap({
-            namespace: PROFILE_NAMESPACE,
-            fieldSelector: fieldSelector(PROFILE_NAME),
+            namespace: this.#ref.namespace,
+            fieldSelector: fieldSelector(this.#ref.name),
           }),
         (cm) => this.#applyProfile(cm),
       ),
@@ -113,11 +116,11 @@ export class LiveConfig<S> {
     if (!this.#o.envCredentials) {
       loops.push(
         watchOne<V1Secret>(
-          `/api/v1/namespaces/${PROFILE_NAMESPACE}/secrets`,
+          `/api/v1/namespaces/${CREDENTIALS_NAMESPACE}/secrets`,
           CREDENTIALS_SECRET,
           () =>
             core.listNamespacedSecret({
-              namespace: PROFILE_NAMESPACE,
+              namespace: CREDENTIALS_NAMESPACE,
               fieldSelector: fieldSelector(CREDENTIALS_SECRET),
             }),
           (s) => this.#applySecret(s),
@@ -151,7 +154,7 @@ export class LiveConfig<S> {
         'eci-profile rejected',
       );
       void this.#o.events.record(
-        { kind: 'ConfigMap', namespace: PROFILE_NAMESPACE, name: PROFILE_NAME, uid: cm?.metadata?.uid },
+        { kind: 'ConfigMap', namespace: this.#ref.namespace, name: this.#ref.name, uid: cm?.metadata?.uid },
         'Warning',
         'InvalidProfile',
         message,
@@ -174,7 +177,7 @@ export class LiveConfig<S> {
       return;
     this.#credentials = next;
     this.#o.log.info(
-      { secret: `${PROFILE_NAMESPACE}/${CREDENTIALS_SECRET}`, present: next !== undefined },
+      { secret: `${CREDENTIALS_NAMESPACE}/${CREDENTIALS_SECRET}`, present: next !== undefined },
       'ECI credentials (re)loaded from the secret',
     );
     for (const cb of this.#credentialListeners) cb(next);

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import { kubectlApply, placementOn } from '../support/apply.ts';
 import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
@@ -11,23 +12,10 @@ const NS = 'e2e-pods';
 const kubeconfig = testKubeconfig();
 const { kubectl, json } = kubectlFor(kubeconfig);
 
-/** What sends a pod to this node in this issue (label routing comes with the webhook). */
-const placement = {
-  nodeSelector: { 'kubernetes.io/hostname': NODE },
-  tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' }],
-};
+/** What sends a pod to this node without the webhook. */
+const placement = placementOn(NODE);
 
-async function apply(obj: unknown): Promise<void> {
-  const { execFile } = await import('node:child_process');
-  await new Promise<void>((resolve, reject) => {
-    const p = execFile(
-      process.env.KUBECTL ?? 'kubectl',
-      ['--kubeconfig', kubeconfig, 'apply', '-f', '-'],
-      (err, _o, stderr) => (err ? reject(new Error(`kubectl apply failed: ${stderr}`)) : resolve()),
-    );
-    p.stdin?.end(JSON.stringify(obj));
-  });
-}
+const apply = (obj: unknown) => kubectlApply(kubeconfig, obj);
 
 const pods = async (selector: string) =>
   (await json<{ items: V1Pod[] }>('-n', NS, 'get', 'pods', '-l', selector)).items;

@@ -1,0 +1,100 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { isNotFound, type KubeClients } from '../kube/client.ts';
+import type { EciClient } from '../providers/eci/eci-client.ts';
+import { TAG_KEYS, tagValue } from '../providers/eci/mapping/index.ts';
+import { LEASE_NAMESPACE } from '../node/lease.ts';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
+
+export interface CleanupResult {
+  podsDeleted: number;
+  groupsDeleted: number;
+  nodeDeleted: boolean;
+}
+
+/**
+ * Uninstalls a virtual node without leaving paid instances behind: deletes every pod bound to it,
+ * every ECI container group tagged with its cluster and node, then the Node and its Lease. Refuses
+ * while the node's controller is still heartbeating (it would put the node back), unless forced.
+ */
+export async function cleanupNode(o: {
+  kube: KubeClients;
+  eci: EciClient;
+  clusterId: string;
+  nodeName: string;
+  force: boolean;
+  now: () => number;
+  say: (line: string) => void;
+}): Promise<CleanupResult> {
+  const { core, coordination } = o.kube;
+  const lease = await coordination
+    .readNamespacedLease({ name: o.nodeName, namespace: LEASE_NAMESPACE })
+    .catch(() => undefined);
+  const renewed = lease?.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+  const age = (o.now() - renewed) / 1000;
+  if (!o.force && age < (lease?.spec?.leaseDurationSeconds ?? 40)) {
+    throw new ProductError(
+      ErrorCodes.INVALID_INPUT,
+      `the controller of node ${o.nodeName} is still running (Lease renewed ${Math.round(age)} s ago); stop it first ` +
+        '(kubectl -n kube-system delete deployment ack-virtual-node-controller), or pass --force',
+    );
+  }
+
+  const pods: V1Pod[] = [];
+  let _continue: string | undefined;
+  do {
+    const page = await core.listPodForAllNamespaces({
+      fieldSelector: `spec.nodeName=${o.nodeName}`,
+      limit: 500,
+      _continue,
+    });
+    pods.push(...page.items);
+    _continue = page.metadata?._continue || undefined;
+  } while (_continue);
+  o.say(`deleting ${pods.length} pod(s) bound to ${o.nodeName}`);
+  for (const p of pods) {
+    await core
+      .deleteNamespacedPod({
+        name: p.metadata!.name!,
+        namespace: p.metadata!.namespace!,
+        gracePeriodSeconds: 0,
+      })
+      .catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+  }
+
+  const tags = { [TAG_KEYS.CLUSTER_ID]: tagValue(o.clusterId), [TAG_KEYS.NODE_NAME]: tagValue(o.nodeName) };
+  let groupsDeleted = 0;
+  for (let round = 0; round < 10; round++) {
+    const groups = await o.eci.describeContainerGroups({ tags });
+    if (groups.length === 0) break;
+    o.say(`deleting ${groups.length} ECI container group(s)`);
+    for (const g of groups) {
+      if (!g.containerGroupId) continue;
+      await o.eci.deleteContainerGroup(g.containerGroupId);
+      groupsDeleted++;
+    }
+  }
+  const left = await o.eci.describeContainerGroups({ tags });
+  if (left.length > 0) {
+    throw new ProductError(
+      ErrorCodes.ECI_API,
+      `${left.length} ECI container group(s) are still there after deleting; the node was kept. Run cleanup again`,
+    );
+  }
+
+  let nodeDeleted = false;
+  try {
+    await core.deleteNode({ name: o.nodeName });
+    nodeDeleted = true;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await coordination
+    .deleteNamespacedLease({ name: o.nodeName, namespace: LEASE_NAMESPACE })
+    .catch(() => undefined);
+  o.say(
+    `node ${o.nodeName} ${nodeDeleted ? 'deleted' : 'was already gone'}; no ECI container group of it is left`,
+  );
+  return { podsDeleted: pods.length, groupsDeleted, nodeDeleted };
+}
