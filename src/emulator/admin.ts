@@ -1,0 +1,330 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Logger } from '../util/log.ts';
+import type { ApiHandler } from './api.ts';
+import { CloudError } from './cloud-errors.ts';
+import { DEFAULT_QUOTAS, faultSchema, GROUP_STATUSES, quotaFor, stageSchema } from './config.ts';
+import { interpret } from './convention.ts';
+import type { EmulatorCore } from './core.ts';
+import { sendJson } from './wire.ts';
+
+/**
+ * The admin API under `/_emulator/`: JSON over HTTP, unauthenticated, answered only to loopback
+ * clients. It drives the emulated cloud for tests (faults, stock, container states, quotas, timings)
+ * and shows its state. `admin-client.ts` is its typed client; docs/emulator.md lists the routes.
+ */
+
+export const ADMIN_PREFIX = '/_emulator';
+
+export class AdminError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+export function isLoopback(address: string | undefined): boolean {
+  return (
+    address !== undefined &&
+    (LOOPBACK.has(address) || address.startsWith('127.') || address.startsWith('::ffff:127.'))
+  );
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > 1024 * 1024) throw new AdminError(413, 'TooLarge', 'request body too large');
+    chunks.push(c);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new AdminError(400, 'InvalidJson', 'request body is not JSON');
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, data: unknown): T {
+  const r = schema.safeParse(data);
+  if (!r.success) {
+    throw new AdminError(
+      400,
+      'InvalidInput',
+      r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+    );
+  }
+  return r.data;
+}
+
+const statusBody = z.object({ status: z.enum(GROUP_STATUSES), reason: z.string().optional() });
+const exitBody = z.object({
+  exitCode: z.number().int().min(0).max(255),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+});
+const crashBody = z.object({
+  exitCode: z.number().int().min(1).max(255).default(1),
+  reason: z.string().default('Error'),
+  message: z.string().optional(),
+});
+const readyBody = z.object({ ready: z.boolean().nullable() });
+const stockBody = z.object({ stock: z.number().int().min(0).nullable() });
+const quotaBody = z.object({
+  enabled: z.boolean().optional(),
+  perMinute: z.record(z.string(), z.number().int().positive()).optional(),
+});
+const lifecycleBody = z.object({
+  stages: z.array(stageSchema).optional(),
+  restartBackoffMs: z.object({ initial: z.number().int().min(0), max: z.number().int().min(0) }).optional(),
+  minRunMs: z.number().int().min(0).optional(),
+  defaultRunSeconds: z.number().min(0).optional(),
+  maxEventsPerGroup: z.number().int().positive().optional(),
+});
+const imageCacheStatusBody = z.object({
+  status: z.enum(['Preparing', 'Creating', 'Ready', 'Failed', 'Expired']),
+});
+
+type Route = {
+  method: string;
+  pattern: RegExp;
+  run: (m: RegExpExecArray, body: () => Promise<unknown>, url: URL) => Promise<unknown> | unknown;
+};
+
+export class AdminHandler {
+  private readonly core: EmulatorCore;
+  private readonly api: ApiHandler;
+  private readonly logger: Logger;
+  private readonly routes: Route[];
+  private readonly perMinute: Record<string, number>;
+
+  constructor(core: EmulatorCore, api: ApiHandler, logger: Logger) {
+    this.core = core;
+    this.api = api;
+    this.logger = logger;
+    this.perMinute = { ...core.config.quotas.perMinute };
+    const c = core;
+    const id = '([^/]+)';
+    this.routes = [
+      { method: 'GET', pattern: /^\/health$/, run: () => ({ ok: true, regionId: c.config.region.id }) },
+      { method: 'GET', pattern: /^\/state$/, run: () => this.state() },
+      {
+        method: 'POST',
+        pattern: /^\/reset$/,
+        run: async () => {
+          await c.reset();
+          this.api.stats.clear();
+          return { ok: true };
+        },
+      },
+      {
+        method: 'GET',
+        pattern: /^\/container-groups$/,
+        run: (_m, _b, url) => {
+          const status = url.searchParams.get('status');
+          const limit = Math.min(Number(url.searchParams.get('limit') ?? '100') || 100, 1000);
+          const offset = Number(url.searchParams.get('offset') ?? '0') || 0;
+          const all = [...c.store.groups.values()].filter((g) => status === null || g.status === status);
+          return { total: all.length, items: all.slice(offset, offset + limit) };
+        },
+      },
+      { method: 'GET', pattern: new RegExp(`^/container-groups/${id}$`), run: (m) => c.getGroup(m[1]!) },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/container-groups/${id}/status$`),
+        run: async (m, body) => {
+          const b = parse(statusBody, await body());
+          return c.driveStatus(m[1]!, b.status, b.reason);
+        },
+      },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/container-groups/${id}/containers/${id}/exit$`),
+        run: async (m, body) => {
+          const b = parse(exitBody, await body());
+          return c.driveExit(m[1]!, m[2]!, b.exitCode, { reason: b.reason, message: b.message });
+        },
+      },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/container-groups/${id}/containers/${id}/crash$`),
+        run: async (m, body) => {
+          const b = parse(crashBody, await body());
+          return c.driveExit(m[1]!, m[2]!, b.exitCode, { reason: b.reason, message: b.message });
+        },
+      },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/container-groups/${id}/containers/${id}/ready$`),
+        run: async (m, body) => c.driveReady(m[1]!, m[2]!, parse(readyBody, await body()).ready),
+      },
+      { method: 'GET', pattern: /^\/faults$/, run: () => ({ faults: c.faults.list() }) },
+      {
+        method: 'POST',
+        pattern: /^\/faults$/,
+        run: async (_m, body) => c.faults.add(parse(faultSchema, await body())),
+      },
+      {
+        method: 'DELETE',
+        pattern: /^\/faults$/,
+        run: () => {
+          c.faults.clear();
+          return { ok: true };
+        },
+      },
+      {
+        method: 'DELETE',
+        pattern: new RegExp(`^/faults/${id}$`),
+        run: (m) => {
+          if (!c.faults.remove(m[1]!)) throw new AdminError(404, 'NotFound', `no fault ${m[1]}`);
+          return { ok: true };
+        },
+      },
+      { method: 'GET', pattern: /^\/zones$/, run: () => ({ zones: c.zones() }) },
+      {
+        method: 'PUT',
+        pattern: new RegExp(`^/zones/${id}/stock$`),
+        run: async (m, body) => {
+          const zone = m[1]!;
+          if (!c.zoneStock.has(zone)) throw new AdminError(404, 'NotFound', `no zone ${zone}`);
+          c.zoneStock.set(zone, parse(stockBody, await body()).stock);
+          return c.zones().find((z) => z.id === zone);
+        },
+      },
+      { method: 'GET', pattern: /^\/quotas$/, run: () => this.quotas() },
+      {
+        method: 'PUT',
+        pattern: /^\/quotas$/,
+        run: async (_m, body) => {
+          const b = parse(quotaBody, await body());
+          if (b.enabled !== undefined) c.quotas.enabled = b.enabled;
+          if (b.perMinute !== undefined) {
+            Object.assign(this.perMinute, b.perMinute);
+            const limits = { ...this.perMinute };
+            c.quotas.setLimits((a) => limits[a] ?? quotaFor(c.config, a));
+          }
+          return this.quotas();
+        },
+      },
+      {
+        method: 'GET',
+        pattern: /^\/stats$/,
+        run: () => ({ actions: Object.fromEntries(this.api.stats), journal: c.store.journal?.stats }),
+      },
+      {
+        method: 'DELETE',
+        pattern: /^\/stats$/,
+        run: () => {
+          this.api.stats.clear();
+          return { ok: true };
+        },
+      },
+      { method: 'GET', pattern: /^\/lifecycle$/, run: () => c.settings },
+      {
+        method: 'PUT',
+        pattern: /^\/lifecycle$/,
+        run: async (_m, body) => {
+          const b = parse(lifecycleBody, await body());
+          c.settings = {
+            stages: b.stages ?? c.settings.stages,
+            restartBackoffMs: b.restartBackoffMs ?? c.settings.restartBackoffMs,
+            minRunMs: b.minRunMs ?? c.settings.minRunMs,
+            defaultRunSeconds: b.defaultRunSeconds ?? c.settings.defaultRunSeconds,
+            maxEventsPerGroup: b.maxEventsPerGroup ?? c.settings.maxEventsPerGroup,
+          };
+          for (const gid of c.store.groups.keys()) c.touchGroup(gid);
+          return c.settings;
+        },
+      },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/image-caches/${id}/status$`),
+        run: async (m, body) => c.imageCaches.drive(m[1]!, parse(imageCacheStatusBody, await body()).status),
+      },
+      {
+        method: 'GET',
+        pattern: new RegExp(`^/exec/${id}$`),
+        run: (m) => {
+          const s = c.exec.get(m[1]!);
+          if (s === undefined) throw new AdminError(404, 'NotFound', 'exec session not found or expired');
+          return {
+            containerGroupId: s.groupId,
+            container: s.container,
+            command: s.command,
+            output: interpret(s.command).output,
+          };
+        },
+      },
+    ];
+  }
+
+  private quotas() {
+    const actions = new Set([...Object.keys(DEFAULT_QUOTAS), ...Object.keys(this.perMinute)]);
+    return {
+      enabled: this.core.quotas.enabled,
+      perMinute: Object.fromEntries(
+        [...actions].map((a) => [a, this.perMinute[a] ?? quotaFor(this.core.config, a)]),
+      ),
+    };
+  }
+
+  private state() {
+    const c = this.core;
+    const byStatus: Record<string, number> = {};
+    for (const g of c.store.groups.values()) byStatus[g.status] = (byStatus[g.status] ?? 0) + 1;
+    return {
+      regionId: c.config.region.id,
+      vpcs: c.config.region.vpcs,
+      securityGroups: c.config.region.securityGroups,
+      zones: c.zones(),
+      containerGroups: { total: c.store.groups.size, byStatus },
+      imageCaches: c.store.imageCaches.size,
+      faults: c.faults.list(),
+      quotasEnabled: c.quotas.enabled,
+      journal: c.store.journal?.stats,
+      memory: process.memoryUsage(),
+    };
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!isLoopback(req.socket.remoteAddress)) {
+      sendJson(res, 403, {
+        error: { code: 'Forbidden', message: 'the admin API answers loopback clients only' },
+      });
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const path = url.pathname.slice(ADMIN_PREFIX.length) || '/';
+    try {
+      const matching = this.routes.filter((r) => r.pattern.test(path));
+      if (matching.length === 0) throw new AdminError(404, 'NotFound', `no admin route ${path}`);
+      const route = matching.find((r) => r.method === req.method);
+      if (route === undefined)
+        throw new AdminError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}`);
+      const m = route.pattern.exec(path)!;
+      const decoded = Object.assign(
+        [...m].map((x) => (x === undefined ? x : decodeURIComponent(x))),
+        {
+          index: m.index,
+          input: m.input,
+        },
+      ) as unknown as RegExpExecArray;
+      const result = await route.run(decoded, () => readJson(req), url);
+      sendJson(res, 200, result ?? { ok: true });
+    } catch (err) {
+      if (err instanceof AdminError || err instanceof CloudError) {
+        const status = err instanceof CloudError && err.code === 'IncorrectStatus' ? 409 : err.status;
+        sendJson(res, status, { error: { code: err.code, message: err.message } });
+      } else {
+        this.logger.error({ err, path }, 'emulator admin request failed');
+        sendJson(res, 500, { error: { code: 'InternalError', message: 'admin request failed' } });
+      }
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import { readFile } from 'node:fs/promises';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { createLogger, type Logger } from '../util/log.ts';
+import { ADMIN_PREFIX, AdminHandler } from './admin.ts';
+import { ApiHandler } from './api.ts';
+import { type EmulatorConfig, type EmulatorConfigInput, parseEmulatorConfig } from './config.ts';
+import { EmulatorCore } from './core.ts';
+import { handleExecUpgrade } from './exec.ts';
+
+/**
+ * Starting and stopping the emulator, in-process (tests, the controller's `run`) or from the CLI.
+ * The RPC API is served at `/`, the admin API at `/_emulator/`.
+ */
+
+export interface StartEmulatorOptions {
+  /** Configuration (validated); the fields below override it. */
+  config?: EmulatorConfigInput;
+  port?: number;
+  host?: string;
+  /** Directory for durable state; absent (here and in the config) = memory only. */
+  stateDir?: string;
+  logger?: Logger;
+  /** The clock (epoch ms); injected by tests. */
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface RunningEmulator {
+  /** Base URL, e.g. `http://127.0.0.1:9440`. */
+  url: string;
+  /** What the SDK's `Config.endpoint` wants: `host:port`. */
+  endpoint: string;
+  /** What the SDK's `Config.protocol` wants. */
+  protocol: 'http' | 'https';
+  host: string;
+  port: number;
+  regionId: string;
+  /** The first configured AccessKey pair. */
+  accessKeyId: string;
+  accessKeySecret: string;
+  /** Base URL of the admin API (`<url>/_emulator`). */
+  adminUrl: string;
+  config: EmulatorConfig;
+  core: EmulatorCore;
+  /** Stops listening, waits for in-flight journal writes and closes the state files. */
+  close(): Promise<void>;
+}
+
+export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
+  const config = parseEmulatorConfig({
+    ...opts.config,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.host !== undefined ? { host: opts.host } : {}),
+    ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
+  });
+  const logger = opts.logger ?? createLogger({ name: 'eci-emulator', level: config.logLevel });
+  const core = await EmulatorCore.start(config, logger, { now: opts.now, random: opts.random });
+  const api = new ApiHandler(core, logger);
+  const admin = new AdminHandler(core, api, logger);
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const handler = (req.url ?? '').startsWith(`${ADMIN_PREFIX}/`)
+      ? admin.handle(req, res)
+      : api.handle(req, res);
+    handler.catch((err: unknown) => {
+      logger.error({ err }, 'emulator request failed');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
+  let server: Server;
+  if (config.tls !== undefined) {
+    const [cert, key] = await Promise.all([readFile(config.tls.certFile), readFile(config.tls.keyFile)]);
+    server = createHttpsServer({ cert, key }, onRequest);
+  } else {
+    server = createHttpServer(onRequest);
+  }
+  server.keepAliveTimeout = 65_000;
+  server.on('upgrade', (req, socket) => {
+    if (!handleExecUpgrade(core.exec, req, socket)) socket.destroy();
+  });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await core.stop();
+    const code =
+      (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ErrorCodes.PORT_IN_USE : ErrorCodes.START_FAILED;
+    throw new ProductError(code, `the ECI emulator cannot listen on ${config.host}:${config.port}`, {
+      cause: err,
+    });
+  }
+  const port = (server.address() as AddressInfo).port;
+  const protocol = config.tls === undefined ? 'http' : 'https';
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `${protocol}://${hostForUrl}:${port}`;
+  core.baseUrl = url;
+  const key = config.accessKeys[0]!;
+  logger.info(
+    { url, regionId: config.region.id, stateDir: config.stateDir ?? null },
+    'ECI emulator listening',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    endpoint: `${hostForUrl}:${port}`,
+    protocol,
+    host: config.host,
+    port,
+    regionId: config.region.id,
+    accessKeyId: key.id,
+    accessKeySecret: key.secret,
+    adminUrl: `${url}${ADMIN_PREFIX}`,
+    config,
+    core,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          setTimeout(() => server.closeAllConnections(), 2000).unref();
+        });
+        await core.stop();
+      })();
+      return closing;
+    },
+  };
+}
