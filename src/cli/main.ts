@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { registerCleanupCommand } from './cleanup.ts';
 import { registerClusterCommand } from './cluster.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { registerEmulatorCommand } from './emulator.ts';
 import { registerRunCommand } from './run.ts';
 import { describeError, ProductError } from '../util/errors.ts';
@@ -23,6 +24,7 @@ registerClusterCommand(program);
 registerEmulatorCommand(program);
 registerDemoCommand(program);
 registerCleanupCommand(program);
+registerDoctorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

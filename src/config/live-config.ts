@@ -17,7 +17,7 @@ export interface Credentials {
 
 export interface LiveConfigOptions<S> {
   kube: KubeClients;
-  events: EventRecorder;
+  events: Pick<EventRecorder, 'record'>;
   clock: Clock;
   log: Logger;
   parseSelectors: (json: string) => S[];

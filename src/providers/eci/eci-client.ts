@@ -177,6 +177,36 @@ export class EciClient {
     );
   }
 
+  /**
+   * Calls any action of the 2018-08-08 API by name with flat query parameters — for `doctor`, which
+   * probes each action of the RAM policy, including the template actions SDK 2.0.3 has no method for.
+   */
+  async rawCall(action: string, query: Record<string, string>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const params = new $OpenApi.Params({
+      action,
+      version: '2018-08-08',
+      protocol: this.#o.protocol ?? 'https',
+      pathname: '/',
+      method: 'POST',
+      authType: 'AK',
+      style: 'RPC',
+      reqBodyType: 'formData',
+      bodyType: 'json',
+    });
+    signal?.throwIfAborted();
+    try {
+      const res = await this.#sdk.callApi(
+        params,
+        new $OpenApi.OpenApiRequest({ query: { RegionId: this.regionId, ...query } }),
+        new $Util.RuntimeOptions({ readTimeout: this.#o.timeoutMs ?? 15_000, connectTimeout: 5000, autoretry: false }),
+      );
+      this.calls.set(action, (this.calls.get(action) ?? 0) + 1);
+      return (res as { body?: Record<string, unknown> }).body ?? {};
+    } catch (err) {
+      throw toEciApiError(action, err);
+    }
+  }
+
   /** Every group matching the filter, following NextToken with the largest page ECI allows (20). */
   async describeContainerGroups(
     filter: { tags?: Record<string, string>; containerGroupIds?: string[]; withEvent?: boolean },
