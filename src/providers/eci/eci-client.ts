@@ -181,7 +181,11 @@ export class EciClient {
    * Calls any action of the 2018-08-08 API by name with flat query parameters — for `doctor`, which
    * probes each action of the RAM policy, including the template actions SDK 2.0.3 has no method for.
    */
-  async rawCall(action: string, query: Record<string, string>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async rawCall(
+    action: string,
+    query: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     const params = new $OpenApi.Params({
       action,
       version: '2018-08-08',
@@ -198,7 +202,11 @@ export class EciClient {
       const res = await this.#sdk.callApi(
         params,
         new $OpenApi.OpenApiRequest({ query: { RegionId: this.regionId, ...query } }),
-        new $Util.RuntimeOptions({ readTimeout: this.#o.timeoutMs ?? 15_000, connectTimeout: 5000, autoretry: false }),
+        new $Util.RuntimeOptions({
+          readTimeout: this.#o.timeoutMs ?? 15_000,
+          connectTimeout: 5000,
+          autoretry: false,
+        }),
       );
       this.calls.set(action, (this.calls.get(action) ?? 0) + 1);
       return (res as { body?: Record<string, unknown> }).body ?? {};

@@ -1,0 +1,678 @@
+// The install manifests in deploy/ against the real control plane: they pass server-side validation,
+// the Deployment sets only settings the controller reads, and the RBAC grants exactly what the
+// controller calls — checked with `kubectl auth can-i` and by running the controller as that identity.
+//
+// Other e2e files share the cluster, so the RBAC is applied under names of its own (same rules), in
+// namespaces and on a node name no other test uses, and removed afterwards.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CoreV1Event, V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { ControllerProcess } from '../support/controller.ts';
+import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
+import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
+import { waitFor } from '../support/wait.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const deployDir = path.join(root, 'deploy');
+const kubeconfig = testKubeconfig();
+const { kubectl, json } = kubectlFor(kubeconfig);
+const KUBECTL = process.env.KUBECTL ?? 'kubectl';
+
+const NAME = 'ack-virtual-node-controller';
+const NS = 'e2e-deploy';
+const NS_RESTRICTED = 'e2e-deploy-restricted';
+const NODE = 'vk-e2e-deploy';
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** Runs kubectl with `input` on stdin; rejects with kubectl's stderr. */
+function kubectlIn(input: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = execFile(KUBECTL, ['--kubeconfig', kubeconfig, ...args], (err, stdout, stderr) =>
+      err ? reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim()}`)) : resolve(stdout),
+    );
+    p.stdin?.end(input);
+  });
+}
+
+/** The manifests `kubectl apply -f deploy/ --recursive` reads: .yaml, .yml and .json files. */
+async function manifestFiles(): Promise<string[]> {
+  const entries = await readdir(deployDir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && /\.(ya?ml|json)$/.test(e.name))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+async function loadObjects(file: string): Promise<K8sObject[]> {
+  const docs = parseAllDocuments(await readFile(file, 'utf8'));
+  const list = Array.isArray(docs) ? docs : [docs];
+  for (const d of list) assert.deepEqual(d.errors, [], `${file} is valid YAML`);
+  return list.map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => o !== null);
+}
+
+async function allObjects(): Promise<K8sObject[]> {
+  return (await Promise.all((await manifestFiles()).map(loadObjects))).flat();
+}
+
+async function controllerDeployment(): Promise<V1Deployment> {
+  const d = (await allObjects()).find((o) => o.kind === 'Deployment' && o.metadata.name === NAME);
+  assert.ok(d, `deploy/ has Deployment ${NAME}`);
+  return d as unknown as V1Deployment;
+}
+
+function controllerContainer(d: V1Deployment): V1Container {
+  const c = d.spec?.template.spec?.containers[0];
+  assert.ok(c, 'the Deployment has a container');
+  return c;
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+describe('deploy/ manifests', () => {
+  test('kubectl apply --dry-run=server -f deploy/ --recursive accepts every object and applies no secret', async () => {
+    const out = await kubectl('apply', '--dry-run=server', '-f', deployDir, '--recursive', '-o', 'name');
+    const applied = out.trim().split('\n').sort();
+    const expected = (await allObjects())
+      .map((o) => {
+        const group = o.apiVersion.includes('/') ? `.${o.apiVersion.split('/')[0]}` : '';
+        return `${o.kind.toLowerCase()}${group}/${o.metadata.name}`;
+      })
+      .sort();
+    assert.deepEqual(applied, expected);
+    for (const must of [
+      `serviceaccount/${NAME}`,
+      `clusterrole.rbac.authorization.k8s.io/${NAME}`,
+      `deployment.apps/${NAME}`,
+      `service/${NAME}`,
+      'configmap/eci-profile',
+    ]) {
+      assert.ok(applied.includes(must), `applies ${must}`);
+    }
+    assert.ok(!applied.some((n) => n.startsWith('secret/')), 'no Secret is applied from deploy/');
+    assert.ok(
+      !applied.some((n) => n.startsWith('mutatingwebhookconfiguration')),
+      'the webhook configuration is the controller’s to create',
+    );
+    const namespaced = (await allObjects()).filter((o) => o.metadata.namespace !== undefined);
+    for (const o of namespaced) {
+      assert.ok(
+        ['kube-system', 'kube-node-lease'].includes(o.metadata.namespace!),
+        `${o.kind}/${o.metadata.name} in ${o.metadata.namespace}`,
+      );
+    }
+  });
+
+  test('the alibaba-addon-secret template is valid, documented, and kept out of kubectl apply -f deploy/', async () => {
+    const file = path.join(deployDir, 'templates', 'alibaba-addon-secret.yaml.example');
+    assert.ok(!(await manifestFiles()).includes(file), 'not a file kubectl reads from the directory');
+    const text = await readFile(file, 'utf8');
+    assert.match(
+      text,
+      /kubectl -n kube-system create secret generic alibaba-addon-secret \\\n#\s+--from-literal='access-key-id=<your access key id>' \\\n#\s+--from-literal='access-key-secret=<your access key secret>'/,
+      'carries the documented create command',
+    );
+    const [secret] = await loadObjects(file);
+    assert.equal(secret?.kind, 'Secret');
+    assert.deepEqual(secret?.metadata, { name: 'alibaba-addon-secret', namespace: 'kube-system' });
+    assert.deepEqual(Object.keys(secret?.stringData as object).sort(), [
+      'access-key-id',
+      'access-key-secret',
+    ]);
+    // Named explicitly, kubectl reads it whatever the extension: the server accepts it.
+    assert.equal(
+      (await kubectl('apply', '--dry-run=server', '-f', file, '-o', 'name')).trim(),
+      'secret/alibaba-addon-secret',
+    );
+  });
+
+  test('the Deployment is the one ack-virtual-node users edit, hardened', async () => {
+    const d = await controllerDeployment();
+    assert.equal(d.metadata?.namespace, 'kube-system');
+    assert.equal(d.metadata?.labels?.app, NAME);
+    assert.equal(d.spec?.replicas, 1);
+    assert.equal(d.spec?.strategy?.type, 'Recreate');
+    const pod = d.spec!.template.spec!;
+    assert.equal(d.spec?.template.metadata?.labels?.app, NAME);
+    assert.equal(pod.serviceAccountName, NAME);
+    assert.equal(pod.priorityClassName, 'system-cluster-critical');
+    assert.ok((pod.terminationGracePeriodSeconds ?? 0) > 0);
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+    const terms =
+      pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+    assert.ok(terms?.length, 'required node affinity');
+    for (const t of terms) {
+      assert.ok(
+        t.matchExpressions?.some(
+          (e) => e.key === 'type' && e.operator === 'NotIn' && e.values?.includes('virtual-kubelet'),
+        ),
+        'every term keeps it off virtual nodes',
+      );
+    }
+    for (const t of pod.tolerations ?? []) {
+      assert.ok(
+        t.key,
+        `no toleration of every taint (it would tolerate the virtual node's): ${JSON.stringify(t)}`,
+      );
+      assert.notEqual(t.key, 'virtual-kubelet.io/provider');
+    }
+
+    const c = controllerContainer(d);
+    assert.match(c.image ?? '', /(^|\/)eci-virtual-node:0\.1\.0$/);
+    const command = c.command ?? [];
+    assert.deepEqual(command.slice(0, 2), ['eci-virtual-node', 'run']);
+    assert.ok(command.includes('--metrics-port=10255'));
+    assert.deepEqual(Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort])), {
+      kubelet: 10250,
+      metrics: 10255,
+      webhook: 9443,
+    });
+    assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
+    assert.equal(c.livenessProbe?.httpGet?.port, 'metrics');
+    assert.equal(c.readinessProbe?.httpGet?.path, '/readyz');
+    assert.equal(c.readinessProbe?.httpGet?.port, 'metrics');
+    assert.ok(c.resources?.requests?.cpu && c.resources.requests.memory, 'requests');
+    assert.ok(c.resources?.limits?.memory, 'a memory limit');
+    assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+    assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
+    assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
+    assert.equal(c.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+
+    const env = new Map((c.env ?? []).map((e) => [e.name, e]));
+    assert.deepEqual(
+      [...env.keys()].sort(),
+      [
+        'ECI_ACCESS_KEY',
+        'ECI_KUBE_PROXY',
+        'ECI_REGION',
+        'ECI_SECRET_KEY',
+        'ECI_SECURITY_GROUP',
+        'ECI_VSWITCH',
+        'VKUBELET_NODE_NAME',
+        'VKUBELET_POD_IP',
+      ],
+      'exactly the names users already type',
+    );
+    assert.equal(env.get('ECI_KUBE_PROXY')?.value, 'true');
+    assert.equal(env.get('VKUBELET_NODE_NAME')?.value, 'virtual-kubelet');
+    assert.deepEqual(env.get('VKUBELET_POD_IP')?.valueFrom, { fieldRef: { fieldPath: 'status.podIP' } });
+    assert.deepEqual(env.get('ECI_ACCESS_KEY')?.valueFrom, {
+      secretKeyRef: { name: 'alibaba-addon-secret', key: 'access-key-id', optional: true },
+    });
+    assert.deepEqual(env.get('ECI_SECRET_KEY')?.valueFrom, {
+      secretKeyRef: { name: 'alibaba-addon-secret', key: 'access-key-secret', optional: true },
+    });
+
+    const svc = (await allObjects()).find((o) => o.kind === 'Service' && o.metadata.name === NAME);
+    const ports = (svc?.spec as { ports: { port: number; targetPort: string }[] }).ports;
+    assert.deepEqual(
+      ports.filter((p) => p.port === 443 || p.port === 10250).map((p) => [p.port, p.targetPort]),
+      [
+        [443, 'webhook'],
+        [10250, 'kubelet'],
+      ],
+    );
+  });
+
+  test('every flag in the Deployment’s command is one `eci-virtual-node run` accepts', async () => {
+    const help = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [path.join(root, 'bin', 'eci-virtual-node.js'), 'run', '--help'],
+        (err, out) => (err ? reject(err) : resolve(out)),
+      ),
+    );
+    const flags = controllerContainer(await controllerDeployment())
+      .command!.slice(2)
+      .filter((a) => a.startsWith('--'))
+      .map((a) => a.split('=')[0]!);
+    assert.ok(flags.length > 0);
+    for (const f of flags) assert.match(help, new RegExp(`\\s${f}[ ,]`), `run accepts ${f}`);
+  });
+
+  describe('every env var the Deployment sets is one the controller reads', async () => {
+    // Documented ack-virtual-node settings the manifests already carry, that the controller does not
+    // read yet. A TODO here (not a failure) until it does; remove the entry when it lands.
+    const pending = new Map([
+      ['ECI_KUBE_PROXY', 'ECI_KUBE_PROXY=false (no ClusterIP access for ECI pods) is not implemented yet'],
+    ]);
+    const sources: { file: string; text: string }[] = [];
+    for (const e of await readdir(path.join(root, 'src'), { recursive: true, withFileTypes: true })) {
+      const file = path.join(e.parentPath, e.name);
+      const rel = path.relative(root, file);
+      // The controller: not its tests, not the emulator or the local control plane it can start.
+      if (!e.isFile() || !rel.endsWith('.ts') || rel.endsWith('.test.ts')) continue;
+      if (/^src[/\\](emulator|cluster)[/\\]/.test(rel)) continue;
+      sources.push({ file: rel, text: await readFile(file, 'utf8') });
+    }
+    const names = (controllerContainer(await controllerDeployment()).env ?? []).map((e) => e.name);
+    for (const name of names) {
+      test(name, { todo: pending.get(name) }, () => {
+        const read = sources.filter(
+          ({ file, text }) =>
+            new RegExp(`\\bprocess\\.env(\\.${name}\\b|\\[['"]${name}['"]\\])`).test(text) ||
+            // src/config validates the environment by schema key (`ECI_REGION: z.string()...`).
+            (/^src[/\\]config[/\\]/.test(file) && new RegExp(`\\b${name}\\s*:|env\\.${name}\\b`).test(text)),
+        );
+        assert.ok(read.length > 0, `${name} is read somewhere under src/ (process.env or src/config)`);
+      });
+    }
+  });
+});
+
+// No Docker engine runs where the tests do, so the image is checked by what it is made of.
+describe('the image (Dockerfile)', () => {
+  test('is node:24-slim with production dependencies only, non-root, running bin/eci-virtual-node.js', async () => {
+    const dockerfile = await readFile(path.join(root, 'Dockerfile'), 'utf8');
+    const froms = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
+    assert.ok(froms.length >= 2, 'multi-stage');
+    for (const f of froms) assert.equal(f, 'node:24-slim');
+    assert.match(dockerfile, /npm ci --omit=dev/);
+    assert.match(dockerfile, /^ENTRYPOINT \["node", "\/app\/bin\/eci-virtual-node\.js"\]$/m);
+    const user = /^USER\s+(\d+)(?::(\d+))?$/m.exec(dockerfile);
+    assert.ok(user, 'a numeric USER, so runAsNonRoot can be verified');
+    assert.notEqual(user[1], '0');
+    const pod = (await controllerDeployment()).spec!.template.spec!;
+    assert.equal(pod.securityContext?.runAsUser, Number(user[1]), 'the Deployment runs as the image user');
+    // The Deployment's command is on the image's PATH.
+    assert.match(dockerfile, /ln -s \/app\/bin\/eci-virtual-node\.js \/usr\/local\/bin\/eci-virtual-node/);
+    assert.equal(controllerContainer(await controllerDeployment()).command?.[0], 'eci-virtual-node');
+    const ignore = (await readFile(path.join(root, '.dockerignore'), 'utf8'))
+      .split('\n')
+      .map((l) => l.trim());
+    for (const line of ['*', '!package.json', '!package-lock.json', '!bin', '!src', '**/*.test.ts']) {
+      assert.ok(ignore.includes(line), `.dockerignore: ${line}`);
+    }
+  });
+
+  test('every package the controller imports is a production dependency (npm ci --omit=dev keeps it)', async () => {
+    const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const missing = new Set<string>();
+    for (const dir of ['src', 'bin']) {
+      for (const e of await readdir(path.join(root, dir), { recursive: true, withFileTypes: true })) {
+        if (!e.isFile() || !/\.(ts|js)$/.test(e.name) || e.name.endsWith('.test.ts')) continue;
+        const text = await readFile(path.join(e.parentPath, e.name), 'utf8');
+        for (const m of text.matchAll(
+          /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+'([^'.][^']*)'|import\('([^'.][^']*)'\)/g,
+        )) {
+          const spec = (m[1] ?? m[2])!;
+          if (spec.startsWith('node:')) continue;
+          const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+          if (!(name in pkg.dependencies))
+            missing.add(
+              `${name} (${path.join(dir, path.relative(path.join(root, dir), path.join(e.parentPath, e.name)))})`,
+            );
+        }
+      }
+    }
+    assert.deepEqual([...missing], [], 'imported by the controller but not in "dependencies"');
+  });
+});
+
+describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 600_000 }, () => {
+  // The same rules under names of this run's own, so parallel runs and other tests never collide.
+  const id = randomBytes(3).toString('hex');
+  const rename = (n: string) => (n.startsWith(NAME) ? n.replace(NAME, `${NAME}-e2e-${id}`) : n);
+  const sa = rename(NAME);
+  const as = `system:serviceaccount:kube-system:${sa}`;
+  let rbac: K8sObject[] = [];
+  let tmp = '';
+
+  before(async () => {
+    const objects = await loadObjects(path.join(deployDir, '00-rbac.yaml'));
+    const kinds = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+    for (const o of objects) assert.ok(kinds.has(o.kind), `00-rbac.yaml holds only RBAC (${o.kind})`);
+    rbac = objects.map((o) => {
+      const c = structuredClone(o);
+      c.metadata.name = rename(c.metadata.name);
+      c.metadata.labels = { ...(c.metadata.labels as object), 'e2e-run': id };
+      const roleRef = c.roleRef as { name: string } | undefined;
+      if (roleRef) roleRef.name = rename(roleRef.name);
+      for (const s of (c.subjects as { name: string }[] | undefined) ?? []) s.name = rename(s.name);
+      return c;
+    });
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'evn-deploy-'));
+    for (const ns of [NS, NS_RESTRICTED]) {
+      await kubectl('delete', 'namespace', ns, '--ignore-not-found', '--wait=true');
+      await kubectl('create', 'namespace', ns);
+    }
+    await kubectl('label', 'namespace', NS_RESTRICTED, 'pod-security.kubernetes.io/enforce=restricted');
+    await kubectlIn(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }), 'apply', '-f', '-');
+  });
+
+  after(async () => {
+    await kubectlIn(
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }),
+      'delete',
+      '--ignore-not-found',
+      '-f',
+      '-',
+    ).catch((err: unknown) => console.error(err));
+    for (const ns of [NS, NS_RESTRICTED]) {
+      await kubectl('delete', 'namespace', ns, '--ignore-not-found', '--wait=false').catch(() => undefined);
+    }
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  /** `kubectl auth can-i` as the controller: true for "yes", false for "no", throws on anything else. */
+  const canI = (args: string[]) =>
+    new Promise<boolean>((resolve, reject) =>
+      execFile(
+        KUBECTL,
+        ['--kubeconfig', kubeconfig, 'auth', 'can-i', ...args, `--as=${as}`],
+        (err, stdout, stderr) => {
+          const answer = stdout.trim();
+          if (answer === 'yes' || answer === 'no') resolve(answer === 'yes');
+          else reject(new Error(`kubectl auth can-i ${args.join(' ')}: ${stderr.trim() || err?.message}`));
+        },
+      ),
+    );
+
+  // What the controller calls, by the code that calls it.
+  const granted: string[][] = [
+    // node registration, label/taint patch, watch of its own Node (src/node/node-controller.ts)
+    ['get', 'nodes'],
+    ['list', 'nodes'],
+    ['watch', 'nodes'],
+    ['create', 'nodes'],
+    ['patch', 'nodes'],
+    ['patch', 'nodes', '--subresource=status'],
+    // heartbeat Lease (src/node/lease.ts)
+    ['get', 'leases', '-n', 'kube-node-lease'],
+    ['create', 'leases', '-n', 'kube-node-lease'],
+    ['update', 'leases', '-n', 'kube-node-lease'],
+    // pod informer, status writes, final delete (src/kube/pod-informer.ts, src/pods/pod-controller.ts)
+    ['list', 'pods', '-A'],
+    ['watch', 'pods', '-A'],
+    ['get', 'pods', '-n', NS],
+    ['patch', 'pods', '--subresource=status', '-n', NS],
+    ['delete', 'pods', '-n', NS],
+    // events (src/kube/events.ts)
+    ['create', 'events', '-n', NS],
+    ['patch', 'events', '-n', NS],
+    // referenced ConfigMaps/Secrets and projected tokens (src/pods/ref-resolver.ts)
+    ['get', 'configmaps', '-n', NS],
+    ['get', 'secrets', '-n', NS],
+    ['create', 'serviceaccounts', '--subresource=token', '-n', NS],
+    // namespace labels for the webhook; kube-system UID as cluster id (src/cli/run.ts)
+    ['get', 'namespaces'],
+    ['list', 'namespaces'],
+    ['watch', 'namespaces'],
+    // its own MutatingWebhookConfiguration and serving secret
+    ['create', 'mutatingwebhookconfigurations'],
+    ['get', 'mutatingwebhookconfigurations/eci-virtual-node'],
+    ['update', 'mutatingwebhookconfigurations/eci-virtual-node'],
+    ['patch', 'mutatingwebhookconfigurations/eci-virtual-node'],
+    ['create', 'secrets', '-n', 'kube-system'],
+    ['get', 'secrets/eci-virtual-node-webhook-tls', '-n', 'kube-system'],
+    ['update', 'secrets/eci-virtual-node-webhook-tls', '-n', 'kube-system'],
+    ['patch', 'secrets/eci-virtual-node-webhook-tls', '-n', 'kube-system'],
+    // eci-profile and alibaba-addon-secret, watched by name
+    ['get', 'configmaps/eci-profile', '-n', 'kube-system'],
+    ['list', 'configmaps/eci-profile', '-n', 'kube-system'],
+    ['watch', 'configmaps/eci-profile', '-n', 'kube-system'],
+    ['get', 'secrets/alibaba-addon-secret', '-n', 'kube-system'],
+    ['list', 'secrets/alibaba-addon-secret', '-n', 'kube-system'],
+    ['watch', 'secrets/alibaba-addon-secret', '-n', 'kube-system'],
+    // kubelet API authn/authz delegation
+    ['create', 'tokenreviews'],
+    ['create', 'subjectaccessreviews'],
+  ];
+
+  // Least privilege: close neighbours of the grants that it must not have.
+  const denied: string[][] = [
+    ['delete', 'nodes'],
+    ['update', 'nodes'],
+    ['update', 'nodes', '--subresource=status'],
+    ['create', 'pods', '-n', NS],
+    ['update', 'pods', '-n', NS],
+    ['patch', 'pods', '-n', NS],
+    ['create', 'pods', '--subresource=exec', '-n', NS],
+    ['list', 'secrets', '-A'],
+    ['list', 'secrets', '-n', 'kube-system'],
+    ['watch', 'secrets', '-n', 'kube-system'],
+    ['list', 'configmaps', '-n', 'kube-system'],
+    ['create', 'secrets', '-n', NS],
+    ['update', 'secrets/alibaba-addon-secret', '-n', 'kube-system'],
+    ['delete', 'secrets/eci-virtual-node-webhook-tls', '-n', 'kube-system'],
+    ['update', 'configmaps/eci-profile', '-n', 'kube-system'],
+    ['create', 'configmaps', '-n', 'kube-system'],
+    ['create', 'serviceaccounts', '-n', NS],
+    ['list', 'mutatingwebhookconfigurations'],
+    ['patch', 'mutatingwebhookconfigurations/someone-elses-webhook'],
+    ['delete', 'mutatingwebhookconfigurations/eci-virtual-node'],
+    ['create', 'validatingwebhookconfigurations'],
+    ['update', 'leases', '-n', 'kube-system'],
+    ['delete', 'leases', '-n', 'kube-node-lease'],
+    ['update', 'namespaces'],
+    ['delete', 'namespaces'],
+    ['create', 'clusterrolebindings'],
+    ['escalate', 'clusterroles'],
+    ['impersonate', 'users'],
+    ['*', '*'],
+  ];
+
+  test('kubectl auth can-i: yes to every API the controller calls', async () => {
+    const answers = await Promise.all(granted.map(canI));
+    assert.deepEqual(
+      granted.filter((_, i) => !answers[i]).map((a) => a.join(' ')),
+      [],
+      'calls the controller would be refused',
+    );
+  });
+
+  test('kubectl auth can-i: no to what it does not need', async () => {
+    const answers = await Promise.all(denied.map(canI));
+    assert.deepEqual(
+      denied.filter((_, i) => answers[i]).map((a) => a.join(' ')),
+      [],
+      'grants beyond least privilege',
+    );
+  });
+
+  test('the controller pod passes Pod Security "restricted"', async () => {
+    const d = await controllerDeployment();
+    const pod = (name: string, spec: unknown) =>
+      JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS_RESTRICTED }, spec });
+    await waitFor('default ServiceAccount', () =>
+      json('-n', NS_RESTRICTED, 'get', 'serviceaccount', 'default'),
+    );
+    const spec = { ...d.spec!.template.spec!, serviceAccountName: 'default' };
+    const out = await kubectlIn(pod('controller', spec), 'apply', '--dry-run=server', '-f', '-');
+    assert.match(out, /pod\/controller created \(server dry run\)/);
+    // The namespace does enforce: the same pod without its security context is refused.
+    const bare = {
+      ...spec,
+      securityContext: undefined,
+      containers: spec.containers.map((c) => ({ ...c, securityContext: undefined })),
+    };
+    await assert.rejects(
+      kubectlIn(pod('bare', bare), 'apply', '--dry-run=server', '-f', '-'),
+      /violates PodSecurity "restricted/,
+    );
+  });
+
+  test('the controller, as this ServiceAccount, runs a pod end to end with no request refused', async () => {
+    let eci: TestEmulator | undefined;
+    let controller: ControllerProcess | undefined;
+    try {
+      // A kubeconfig holding only the ServiceAccount's token: what the in-cluster controller has.
+      const token = (await kubectl('-n', 'kube-system', 'create', 'token', sa, '--duration=1h')).trim();
+      const admin = await json<{ clusters: { cluster: Record<string, string> }[] }>(
+        'config',
+        'view',
+        '--raw',
+        '--minify',
+        '--flatten',
+      );
+      const saKubeconfig = path.join(tmp, 'sa.kubeconfig');
+      await writeFile(
+        saKubeconfig,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'test', cluster: admin.clusters[0]!.cluster }],
+          users: [{ name: sa, user: { token } }],
+          contexts: [{ name: sa, context: { cluster: 'test', user: sa } }],
+          'current-context': sa,
+        }),
+        { mode: 0o600 },
+      );
+      await kubectl('delete', 'node', NODE, '--ignore-not-found', '--wait=true');
+      const emu = await startTestEmulator();
+      eci = emu;
+      const metricsPort = await freePort();
+      controller = new ControllerProcess([
+        '--kubeconfig',
+        saKubeconfig,
+        '--node-name',
+        NODE,
+        '--node-ip',
+        '127.0.0.1',
+        '--kubelet-port',
+        String(await freePort()),
+        '--metrics-port',
+        String(metricsPort),
+        '--metrics-bind-address',
+        '127.0.0.1',
+      ]);
+      controller.start(emu.env);
+      const c = controller;
+      // /readyz: the Node is registered Ready and the pod informer has synced, all as the ServiceAccount.
+      await waitFor(
+        'controller /readyz',
+        async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200,
+        { timeoutMs: 90_000 },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\ncontroller output:\n${c.output}`);
+      });
+      const lease = await json<{ spec?: { holderIdentity?: string } }>(
+        '-n',
+        'kube-node-lease',
+        'get',
+        'lease',
+        NODE,
+      );
+      assert.equal(lease.spec?.holderIdentity, NODE);
+
+      await kubectl('-n', NS, 'create', 'configmap', 'cfg', '--from-literal=mode=blue');
+      await kubectl('-n', NS, 'create', 'secret', 'generic', 'sec', '--from-literal=password=s3cr3t');
+      await waitFor('default ServiceAccount', () => json('-n', NS, 'get', 'serviceaccount', 'default'));
+      const placement = {
+        nodeName: NODE,
+        tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' }],
+      };
+      const pod = (name: string, extra: Record<string, unknown> = {}) =>
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: NS },
+          spec: {
+            ...placement,
+            containers: [
+              {
+                name: 'app',
+                image: 'busybox',
+                command: ['sleep', '3600'],
+                env: [
+                  { name: 'MODE', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'mode' } } },
+                  { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'sec', key: 'password' } } },
+                ],
+                volumeMounts: [{ name: 'tok', mountPath: '/var/run/tok' }],
+              },
+            ],
+            volumes: [
+              {
+                name: 'tok',
+                projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }] },
+              },
+            ],
+            ...extra,
+          },
+        });
+      // ConfigMap + Secret get, TokenRequest, pods/status patch.
+      await kubectlIn(pod('app'), 'apply', '-f', '-');
+      const running = await waitFor(
+        'pod Running',
+        async () => {
+          const p = await json<V1Pod>('-n', NS, 'get', 'pod', 'app');
+          return p.status?.phase === 'Running' && p;
+        },
+        { timeoutMs: 120_000 },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\ncontroller output:\n${c.output}`);
+      });
+      const groupId = /^eci:\/\/([^/]+)\//.exec(
+        running.status?.containerStatuses?.[0]?.containerID ?? '',
+      )?.[1];
+      assert.ok(groupId, 'containerID names the container group');
+      const group = (await emu.admin.getContainerGroup(groupId)).spec as {
+        containers: { env: { key: string; value?: string }[] }[];
+        volumes: { name: string; configFiles?: { path?: string; content?: string }[] }[];
+      };
+      const env = Object.fromEntries(group.containers[0]!.env.map((e) => [e.key, e.value]));
+      assert.equal(env.MODE, 'blue', 'ConfigMap read');
+      assert.equal(env.PASSWORD, 's3cr3t', 'Secret read');
+      const token64 = group.volumes.find((v) => v.name === 'tok')?.configFiles?.[0]?.content ?? '';
+      assert.match(Buffer.from(token64, 'base64').toString(), /^eyJ/, 'TokenRequest made');
+
+      // Events: a pod ECI cannot run gets a Warning Event.
+      await kubectlIn(pod('hostnet', { hostNetwork: true }), 'apply', '-f', '-');
+      await waitFor('Warning Event for hostnet', async () => {
+        const ev = await json<{ items: CoreV1Event[] }>(
+          '-n',
+          NS,
+          'get',
+          'events',
+          '--field-selector',
+          'involvedObject.name=hostnet',
+        );
+        return ev.items.some((e) => e.type === 'Warning');
+      });
+
+      // pods delete: the controller finishes the graceful deletion once the group is gone.
+      await kubectl('-n', NS, 'delete', 'pod', 'app', 'hostnet', '--wait=false');
+      await waitFor(
+        'pods deleted',
+        async () => (await json<{ items: V1Pod[] }>('-n', NS, 'get', 'pods')).items.length === 0,
+        { timeoutMs: 120_000 },
+      );
+      await waitFor('groups deleted', async () => (await emu.admin.listContainerGroups()).total === 0);
+
+      assert.doesNotMatch(c.output, /forbidden|\b403\b/i, 'no API request was refused');
+    } finally {
+      // On failure pods may still be bound to the node: remove them so the namespace can go.
+      await kubectl('-n', NS, 'delete', 'pods', '--all', '--force', '--grace-period=0').catch(
+        () => undefined,
+      );
+      await controller?.stop('SIGTERM');
+      await kubectl('delete', 'node', NODE, '--ignore-not-found').catch(() => undefined);
+      await kubectl('-n', 'kube-node-lease', 'delete', 'lease', NODE, '--ignore-not-found').catch(
+        () => undefined,
+      );
+      await eci?.close();
+    }
+  });
+});
