@@ -23,7 +23,9 @@ export async function cleanupNode(o: {
   nodeName: string;
   force: boolean;
   now: () => number;
+  sleep: (ms: number) => Promise<void>;
   say: (line: string) => void;
+  timeoutMs?: number;
 }): Promise<CleanupResult> {
   const { core, coordination } = o.kube;
   const lease = await coordination
@@ -65,22 +67,26 @@ export async function cleanupNode(o: {
 
   const tags = { [TAG_KEYS.CLUSTER_ID]: tagValue(o.clusterId), [TAG_KEYS.NODE_NAME]: tagValue(o.nodeName) };
   let groupsDeleted = 0;
-  for (let round = 0; round < 10; round++) {
+  const asked = new Set<string>();
+  const deadline = o.now() + (o.timeoutMs ?? 300_000);
+  for (;;) {
     const groups = await o.eci.describeContainerGroups({ tags });
     if (groups.length === 0) break;
-    o.say(`deleting ${groups.length} ECI container group(s)`);
-    for (const g of groups) {
-      if (!g.containerGroupId) continue;
-      await o.eci.deleteContainerGroup(g.containerGroupId);
+    // A deleted group may show as Terminating for a while; ask once, then wait for it to go.
+    const fresh = groups.filter((g) => g.containerGroupId && !asked.has(g.containerGroupId));
+    if (fresh.length > 0) o.say(`deleting ${fresh.length} ECI container group(s)`);
+    for (const g of fresh) {
+      await o.eci.deleteContainerGroup(g.containerGroupId!);
+      asked.add(g.containerGroupId!);
       groupsDeleted++;
     }
-  }
-  const left = await o.eci.describeContainerGroups({ tags });
-  if (left.length > 0) {
-    throw new ProductError(
-      ErrorCodes.ECI_API,
-      `${left.length} ECI container group(s) are still there after deleting; the node was kept. Run cleanup again`,
-    );
+    if (o.now() > deadline) {
+      throw new ProductError(
+        ErrorCodes.TIMEOUT,
+        `${groups.length} ECI container group(s) are still there after deleting; the node was kept. Run cleanup again`,
+      );
+    }
+    await o.sleep(1000);
   }
 
   let nodeDeleted = false;

@@ -84,6 +84,7 @@ export function registerCleanupCommand(program: Command): void {
             nodeName: flags.nodeName,
             force: flags.force,
             now: () => systemClock.now(),
+            sleep: (ms) => systemClock.sleep(ms),
             say: (line) => process.stdout.write(`${line}\n`),
           });
           process.stdout.write(

@@ -10,6 +10,7 @@ import type { EventTarget, EventType } from '../kube/events.ts';
 import { systemClock } from '../util/clock.ts';
 import { describeError } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
+import { parseSelectors } from '../webhook/selectors.ts';
 
 interface DoctorFlags {
   kubeconfig?: string;
@@ -82,7 +83,7 @@ export function registerDoctorCommand(program: Command): void {
             },
             clock: systemClock,
             log,
-            parseSelectors: (json) => JSON.parse(json) as unknown[],
+            parseSelectors,
             envCredentials: settings.mode === 'cloud' ? settings.credentials : undefined,
             profileRef: { namespace: namespace ?? 'kube-system', name: name ?? 'eci-profile' },
           });

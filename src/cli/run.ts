@@ -2,7 +2,10 @@ import type { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { parseEciSettings } from '../config/eci-settings.ts';
+import { parseEciSettings, parseKubeProxy } from '../config/eci-settings.ts';
+import { ClusterServices } from '../pods/cluster-services.ts';
+import { parseSelectors } from '../webhook/selectors.ts';
+import { startRoutingWebhook } from '../app/webhook.ts';
 import { LiveConfig } from '../config/live-config.ts';
 import { openEciBackend } from '../app/eci-backend.ts';
 import { defaultNodeIp, parseNodeOptions, toNodeSpec } from '../config/node-options.ts';
@@ -16,13 +19,6 @@ import { systemClock } from '../util/clock.ts';
 import { createLogger } from '../util/log.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { startMetricsServer } from '../metrics/server.ts';
-
-/** Until the admission webhook's parser lands, routing selectors are kept as given (a JSON array). */
-function parseSelectors(json: string): unknown[] {
-  const v: unknown = JSON.parse(json);
-  if (!Array.isArray(v)) throw new Error('must be a JSON array of selectors');
-  return v;
-}
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -42,6 +38,9 @@ interface RunFlags {
   clusterId?: string;
   emulatorStateDir: string;
   eciProfile: string;
+  webhookPort?: string;
+  webhookEndpoint: string;
+  webhookName: string;
   metricsPort?: string;
   metricsBindAddress: string;
   kubeApiQps: string;
@@ -89,6 +88,20 @@ export function registerRunCommand(program: Command): void {
       path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
     )
     .option('--eci-profile <namespace/name>', 'the hot-reloaded profile ConfigMap', 'kube-system/eci-profile')
+    .option(
+      '--webhook-port <port>',
+      'serve the pod-routing admission webhook on this port (0 = any free port; default: off)',
+    )
+    .option(
+      '--webhook-endpoint <how>',
+      'how the API server reaches the webhook: service (kube-system/ack-virtual-node-controller), local (https://127.0.0.1:<port>), or an https URL',
+      'service',
+    )
+    .option(
+      '--webhook-name <name>',
+      'name of the MutatingWebhookConfiguration the controller keeps current',
+      'eci-virtual-node',
+    )
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: off)')
     .option('--metrics-bind-address <ip>', 'address for the metrics port', '0.0.0.0')
     .option('--kube-api-qps <n>', 'API server requests per second (sustained)', '100')
@@ -103,6 +116,7 @@ export function registerRunCommand(program: Command): void {
       const log = createLogger({ level: flags.logLevel });
       const options = parseNodeOptions({ ...flags });
       const eciSettings = parseEciSettings(process.env);
+      const kubeProxy = parseKubeProxy(process.env);
       const kube = await createKubeClients({
         kubeconfig: flags.kubeconfig,
         qps: positive('--kube-api-qps', flags.kubeApiQps),
@@ -173,14 +187,20 @@ export function registerRunCommand(program: Command): void {
         );
       }
       let metrics: { close(): Promise<void> } | undefined;
+      let webhook: { close(): Promise<void> } | undefined;
       try {
         const clusterId = flags.clusterId ?? (await defaultClusterId(kube));
+        const services = new ClusterServices(kube.core, log);
         const provider = new EciProvider({
           eci: backend.client,
           clusterId,
           nodeName: options.nodeName,
           hostIP: options.nodeIp,
-          createContext: () => ({ regionId: backend.client.regionId, ...placement() }),
+          createContext: async () => ({
+            regionId: backend.client.regionId,
+            ...placement(),
+            ...(await services.get(live.profile().enableClusterIp ?? kubeProxy, systemClock.now())),
+          }),
           resolveRefs: (pod) => resolveRefs(kube.core, pod),
           clock: systemClock,
           log,
@@ -214,6 +234,18 @@ export function registerRunCommand(program: Command): void {
             },
           );
         }
+        if (flags.webhookPort !== undefined) {
+          webhook = await startRoutingWebhook({
+            kube,
+            port: positive('--webhook-port', flags.webhookPort, 0),
+            endpoint: flags.webhookEndpoint,
+            name: flags.webhookName,
+            getProfile: () => live.profile(),
+            clock: systemClock,
+            log,
+            signal: stop.signal,
+          });
+        }
         log.info(
           {
             node: options.nodeName,
@@ -225,6 +257,7 @@ export function registerRunCommand(program: Command): void {
         );
         await Promise.all([node.run(stop.signal), pods.run(stop.signal), live.run(stop.signal)]);
       } finally {
+        await webhook?.close();
         await metrics?.close();
         await backend.close();
         await kube.close();

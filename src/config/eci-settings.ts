@@ -6,6 +6,17 @@ import { ErrorCodes, ProductError } from '../util/errors.ts';
  * embedded emulator. Read from the controller's environment — the names ack-virtual-node users
  * already set with `kubectl edit deployment ack-virtual-node-controller`.
  */
+/** ECI_KUBE_PROXY: ClusterIP access for new ECI pods (default true, as in ack-virtual-node). */
+export function parseKubeProxy(env: Record<string, string | undefined>): boolean {
+  const v = (env.ECI_KUBE_PROXY ?? '').trim().toLowerCase();
+  if (v === '' || v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ProductError(
+    ErrorCodes.CONFIG_INVALID,
+    `ECI_KUBE_PROXY (environment): must be true or false (got ${JSON.stringify(env.ECI_KUBE_PROXY)})`,
+  );
+}
+
 export type EciSettings =
   | {
       mode: 'cloud';

@@ -251,11 +251,6 @@ describe('deploy/ manifests', () => {
   });
 
   describe('every env var the Deployment sets is one the controller reads', async () => {
-    // Documented ack-virtual-node settings the manifests already carry, that the controller does not
-    // read yet. A TODO here (not a failure) until it does; remove the entry when it lands.
-    const pending = new Map([
-      ['ECI_KUBE_PROXY', 'ECI_KUBE_PROXY=false (no ClusterIP access for ECI pods) is not implemented yet'],
-    ]);
     const sources: { file: string; text: string }[] = [];
     for (const e of await readdir(path.join(root, 'src'), { recursive: true, withFileTypes: true })) {
       const file = path.join(e.parentPath, e.name);
@@ -267,7 +262,7 @@ describe('deploy/ manifests', () => {
     }
     const names = (controllerContainer(await controllerDeployment()).env ?? []).map((e) => e.name);
     for (const name of names) {
-      test(name, { todo: pending.get(name) }, () => {
+      test(name, () => {
         const read = sources.filter(
           ({ file, text }) =>
             new RegExp(`\\bprocess\\.env(\\.${name}\\b|\\[['"]${name}['"]\\])`).test(text) ||

@@ -228,7 +228,10 @@ describe('pods on the virtual node run as ECI container groups', { timeout: 900_
     );
     assert.equal(decoded('sec', 'password'), 's3cr3t');
     const secVolume = spec.volumes.find((v) => v.name === 'sec');
-    assert.equal(files('sec').find((f) => f.path === 'password')?.mode ?? secVolume?.configDefaultMode, 0o400);
+    assert.equal(
+      files('sec').find((f) => f.path === 'password')?.mode ?? secVolume?.configDefaultMode,
+      0o400,
+    );
     assert.match(decoded('proj', 'token') ?? '', /^eyJ/, 'a service-account JWT');
     assert.equal(decoded('proj', 'labels'), 'tier="backend"');
     assert.equal(decoded('meta', 'name'), 'configured');
