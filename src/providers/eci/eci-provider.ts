@@ -31,7 +31,7 @@ export interface EciProviderOptions {
   /** The node's InternalIP, reported as every pod's hostIP. */
   hostIP: string;
   /** Where new groups go; read at each create, so a config change applies to new pods only. */
-  createContext: () => Omit<CreateContext, 'refs' | 'clusterId' | 'nodeName' | 'hostIP'>;
+  createContext: () => Promise<Omit<CreateContext, 'refs' | 'clusterId' | 'nodeName' | 'hostIP'>>;
   /** Fetches what a pod refers to (ConfigMaps, Secrets, tokens). */
   resolveRefs: (pod: V1Pod) => Promise<ResolvedRefs>;
   clock: Clock;
@@ -139,7 +139,7 @@ export class EciProvider implements PodProvider {
   ): Promise<SyncOutcome> {
     const refs = await this.#o.resolveRefs(pod);
     const r = podToCreateRequest(pod, {
-      ...this.#o.createContext(),
+      ...(await this.#o.createContext()),
       clusterId: this.#o.clusterId,
       nodeName: this.#o.nodeName,
       hostIP: this.#o.hostIP,
