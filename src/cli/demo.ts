@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { ErrorCodes, ProductError } from '../util/errors.ts';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/eci-virtual-node.js', import.meta.url));
+const CLUSTER = { name: 'demo' };
 
 interface DemoFlags {
   keep: boolean;
@@ -17,27 +19,28 @@ interface DemoFlags {
 }
 
 /**
- * The Quick start: a local control plane, the virtual node on the embedded ECI emulator, and a pod
- * sent to it — each step shown with the real kubectl, as a user would type it.
+ * The Quick start: a fresh local control plane, the virtual node on the embedded ECI emulator, and the
+ * install guide's own commands — each shown with the real kubectl, as a user would type it.
  */
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description(
       'show the product working end to end on its embedded default: a local control plane (built the first\n' +
-        'time), the virtual node on the ECI emulator, and an nginx pod running on it',
+        "time), the virtual node on the ECI emulator, and the install guide's commands sending nginx to it",
     )
     .option('--keep', 'leave everything running after the demo (stop with Ctrl-C)', false)
     .option('--kubectl <path>', 'kubectl binary', process.env.KUBECTL ?? 'kubectl')
     .action(async (flags: DemoFlags) => {
       const step = (s: string) => process.stdout.write(`\n==> ${s}\n`);
-      step('starting a local Kubernetes control plane (cluster "demo")');
-      const cluster = await clusterUp({ name: 'demo' });
-      const kubectl = async (...args: string[]) => {
-        process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
+      step('starting a fresh local Kubernetes control plane (cluster "demo")');
+      await clusterDown({ ...CLUSTER, purge: true });
+      const cluster = await clusterUp(CLUSTER);
+      const run = async (show: boolean, args: string[]) => {
+        if (show) process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
         try {
           const { stdout } = await exec(flags.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args]);
-          process.stdout.write(stdout);
+          if (show) process.stdout.write(stdout);
           return stdout;
         } catch (err) {
           const e = err as { stderr?: string; code?: string };
@@ -54,71 +57,77 @@ export function registerDemoCommand(program: Command): void {
           );
         }
       };
-      const quiet = (...args: string[]) =>
-        exec(flags.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args]).then(
-          (r) => r.stdout,
-          () => '',
-        );
+      const kubectl = (...args: string[]) => run(true, args);
+      const quiet = (...args: string[]) => run(false, args).catch(() => '');
 
       step(
         'starting the virtual node (no AccessKey configured: the embedded ECI emulator stands in for Alibaba Cloud)',
       );
       const stateDir = path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'demo-emulator');
       const logFile = path.join(cluster.logsDir, 'virtual-node.log');
-      const controller = await startController(cluster.kubeconfig, stateDir, logFile);
-      process.stdout.write(`controller pid ${controller.pid}, logs in ${logFile}\n`);
-      const alive = () => {
-        if (controller.exitCode !== null) {
-          throw new ProductError(
-            ErrorCodes.START_FAILED,
-            `the virtual node exited (code ${controller.exitCode}); see ${logFile}`,
-          );
-        }
-      };
-      let stopping = false;
-      const stop = async () => {
-        if (stopping) return;
-        stopping = true;
-        step('cleaning up');
-        await quiet('delete', 'pod', 'nginx', '--ignore-not-found', '--wait=true', '--timeout=60s');
-        if (controller.exitCode === null) {
-          controller.kill('SIGTERM');
-          await new Promise((r) => controller.once('exit', r));
-        }
-        await quiet('delete', 'node', 'virtual-kubelet', '--ignore-not-found');
-        await clusterDown({ name: 'demo' });
-      };
-      try {
-        await until('the node to be Ready', async () => {
-          alive();
-          return (await quiet('get', 'node', 'virtual-kubelet', '--no-headers')).includes(' Ready');
-        });
-        await kubectl('get', 'node', '-o', 'wide');
-
-        step('running nginx on the virtual node');
-        await quiet('delete', 'pod', 'nginx', '--ignore-not-found', '--wait=true');
-        await kubectl(
+      const controller = await startController(
+        [
           'run',
-          'nginx',
-          '--image',
-          'nginx',
-          '--overrides',
-          JSON.stringify({
-            spec: {
-              nodeSelector: { type: 'virtual-kubelet' },
-              tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' }],
-            },
-          }),
+          '--kubeconfig',
+          cluster.kubeconfig,
+          '--node-ip',
+          '127.0.0.1',
+          '--emulator-state-dir',
+          stateDir,
+          '--webhook-port',
+          '0',
+          '--webhook-endpoint',
+          'local',
+        ],
+        logFile,
+      );
+      process.stdout.write(`controller pid ${controller.pid}, logs in ${logFile}\n`);
+      const until = async (what: string, probe: () => Promise<boolean>) => {
+        const deadline = Date.now() + 120_000;
+        process.stdout.write(`waiting for ${what}...\n`);
+        while (!(await probe())) {
+          if (controller.exitCode !== null) {
+            throw new ProductError(
+              ErrorCodes.START_FAILED,
+              `the virtual node exited (code ${controller.exitCode}); see ${logFile}`,
+            );
+          }
+          if (Date.now() > deadline)
+            throw new ProductError(ErrorCodes.TIMEOUT, `timed out waiting for ${what}`);
+          await delay(500);
+        }
+      };
+      const runningPod = (ns: string) => async () =>
+        (await quiet('-n', ns, 'get', 'pod', 'nginx', '-o', 'jsonpath={.status.phase}')) === 'Running';
+
+      try {
+        await until('the node to be Ready', async () =>
+          (await quiet('get', 'node', 'virtual-kubelet', '--no-headers')).includes(' Ready'),
         );
         await until(
-          'the pod to be Running',
-          async () => (await quiet('get', 'pod', 'nginx', '-o', 'jsonpath={.status.phase}')) === 'Running',
+          'the admission webhook',
+          async () =>
+            (await quiet('get', 'mutatingwebhookconfiguration', 'eci-virtual-node', '--ignore-not-found')) !==
+            '',
         );
+        await kubectl('get', 'node', '-o', 'wide');
+
+        step('method 1 of the install guide: label the pod alibabacloud.com/eci=true');
+        await kubectl('run', 'nginx', '--image', 'nginx', '-l', 'alibabacloud.com/eci=true');
+        await until('the pod to be Running', runningPod('default'));
         await kubectl('get', 'pod', '-o', 'wide');
-        await kubectl('describe', 'pod', 'nginx');
+
+        step('method 2 of the install guide: label the namespace alibabacloud.com/eci=true');
+        await kubectl('create', 'ns', 'vk');
+        await kubectl('label', 'namespace', 'vk', 'alibabacloud.com/eci=true');
+        await kubectl('-n', 'vk', 'run', 'nginx', '--image', 'nginx');
+        await until('the pod to be Running', runningPod('vk'));
+        await kubectl('-n', 'vk', 'get', 'pod', '-o', 'wide');
+        await kubectl('-n', 'vk', 'describe', 'pod', 'nginx');
+
         if (flags.keep) {
           step(
-            `running; try: kubectl --kubeconfig ${cluster.kubeconfig} get pods -o wide   (Ctrl-C stops everything)`,
+            `running; try: kubectl --kubeconfig ${cluster.kubeconfig} get pods -A -o wide   (Ctrl-C stops everything)`,
           );
           await new Promise<void>((resolve) => {
             process.once('SIGINT', resolve);
@@ -126,32 +135,35 @@ export function registerDemoCommand(program: Command): void {
           });
         }
       } finally {
-        await stop();
+        step(
+          'uninstalling: stop the controller, then `eci-virtual-node cleanup` removes the ECI pods, their groups and the node',
+        );
+        if (controller.exitCode === null) {
+          controller.kill('SIGTERM');
+          await new Promise((r) => controller.once('exit', r));
+        }
+        const cleanup = await startController(
+          ['cleanup', '--kubeconfig', cluster.kubeconfig, '--emulator-state-dir', stateDir, '--force'],
+          logFile,
+          true,
+        );
+        await new Promise((r) => cleanup.once('exit', r));
+        await clusterDown({ ...CLUSTER, purge: true });
       }
-      step('done: the pod ran as an ECI container group on the virtual node');
+      step('done: both pods ran as ECI container groups on the virtual node, and nothing is left behind');
     });
 }
 
-async function startController(kubeconfig: string, stateDir: string, logFile: string): Promise<ChildProcess> {
-  const { open } = await import('node:fs/promises');
+/** Runs a subcommand of this binary on the embedded default; `show` passes its stdout through. */
+async function startController(args: string[], logFile: string, show = false): Promise<ChildProcess> {
   const log = await open(logFile, 'a');
   const env = { ...process.env };
-  // The demo is the embedded default; settings from the shell must not send it to the cloud.
+  // The demo is the embedded default; ECI settings from the shell must not send it to the cloud.
   for (const k of Object.keys(env)) if (k.startsWith('ECI_')) delete env[k];
-  const child = spawn(
-    process.execPath,
-    [BIN, 'run', '--kubeconfig', kubeconfig, '--node-ip', '127.0.0.1', '--emulator-state-dir', stateDir],
-    { stdio: ['ignore', log.fd, log.fd], env },
-  );
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', show ? 'inherit' : log.fd, log.fd],
+    env,
+  });
   child.once('exit', () => void log.close());
   return child;
-}
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  process.stdout.write(`waiting for ${what}...\n`);
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new ProductError(ErrorCodes.TIMEOUT, `timed out waiting for ${what}`);
-    await delay(500);
-  }
 }
