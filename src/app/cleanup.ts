@@ -1,5 +1,5 @@
-import type { V1Pod } from '@kubernetes/client-node';
 import { isNotFound, type KubeClients } from '../kube/client.ts';
+import { listAllPages } from '../kube/watch.ts';
 import type { EciClient } from '../providers/eci/eci-client.ts';
 import { TAG_KEYS, tagValue } from '../providers/eci/mapping/index.ts';
 import { LEASE_NAMESPACE } from '../node/lease.ts';
@@ -41,17 +41,9 @@ export async function cleanupNode(o: {
     );
   }
 
-  const pods: V1Pod[] = [];
-  let _continue: string | undefined;
-  do {
-    const page = await core.listPodForAllNamespaces({
-      fieldSelector: `spec.nodeName=${o.nodeName}`,
-      limit: 500,
-      _continue,
-    });
-    pods.push(...page.items);
-    _continue = page.metadata?._continue || undefined;
-  } while (_continue);
+  const { items: pods } = await listAllPages((page) =>
+    core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${o.nodeName}`, ...page }),
+  );
   o.say(`deleting ${pods.length} pod(s) bound to ${o.nodeName}`);
   for (const p of pods) {
     await core

@@ -4,9 +4,8 @@ import path from 'node:path';
 import { openEciBackend } from '../app/eci-backend.ts';
 import { cleanupNode } from '../app/cleanup.ts';
 import { parseEciSettings } from '../config/eci-settings.ts';
-import { LiveConfig } from '../config/live-config.ts';
+import { credentialsFromSecret, readCredentialsSecret } from '../config/live-config.ts';
 import { createKubeClients } from '../kube/client.ts';
-import { EventRecorder } from '../kube/events.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger } from '../util/log.ts';
 
@@ -50,25 +49,12 @@ export function registerCleanupCommand(program: Command): void {
       const settings = parseEciSettings(process.env);
       const kube = await createKubeClients({ kubeconfig: flags.kubeconfig });
       try {
-        const events = new EventRecorder({
-          api: kube.core,
-          component: 'eci-virtual-node',
-          host: flags.nodeName,
-          clock: systemClock,
-          log,
-        });
-        const live = new LiveConfig({
-          kube,
-          events,
-          clock: systemClock,
-          log,
-          parseSelectors: () => [],
-          envCredentials: settings.mode === 'cloud' ? settings.credentials : undefined,
-        });
-        await live.load();
         const backend = await openEciBackend({
           settings,
-          secretCredentials: live.credentials(),
+          secretCredentials:
+            settings.mode === 'cloud' && !settings.credentials
+              ? credentialsFromSecret(await readCredentialsSecret(kube.core))
+              : undefined,
           emulatorStateDir: flags.emulatorStateDir,
           quotaMultiplier: 1,
           clock: systemClock,

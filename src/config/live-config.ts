@@ -1,4 +1,4 @@
-import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import { isNotFound, type KubeClients } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { runWatchLoop } from '../kube/watch.ts';
@@ -66,10 +66,7 @@ export class LiveConfig<S> {
     const cm = await core.readNamespacedConfigMap(this.#ref).catch(absent);
     this.#applyProfile(cm);
     if (!this.#o.envCredentials) {
-      const secret = await core
-        .readNamespacedSecret({ name: CREDENTIALS_SECRET, namespace: CREDENTIALS_NAMESPACE })
-        .catch(absent);
-      this.#applySecret(secret);
+      this.#applySecret(await readCredentialsSecret(core));
     }
   }
 
@@ -163,13 +160,7 @@ export class LiveConfig<S> {
   }
 
   #applySecret(secret: V1Secret | undefined): void {
-    const decode = (k: string) => {
-      const v = secret?.data?.[k];
-      return v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined;
-    };
-    const id = decode('access-key-id');
-    const key = decode('access-key-secret');
-    const next = id && key ? { accessKeyId: id, accessKeySecret: key } : undefined;
+    const next = credentialsFromSecret(secret);
     if (
       next?.accessKeyId === this.#credentials?.accessKeyId &&
       next?.accessKeySecret === this.#credentials?.accessKeySecret
@@ -182,6 +173,24 @@ export class LiveConfig<S> {
     );
     for (const cb of this.#credentialListeners) cb(next);
   }
+}
+
+/** The AccessKey in the secret's `access-key-id` / `access-key-secret` keys, if both are there. */
+export function credentialsFromSecret(secret: V1Secret | undefined): Credentials | undefined {
+  const decode = (k: string) => {
+    const v = secret?.data?.[k];
+    return v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined;
+  };
+  const id = decode('access-key-id');
+  const key = decode('access-key-secret');
+  return id && key ? { accessKeyId: id, accessKeySecret: key } : undefined;
+}
+
+/** kube-system/alibaba-addon-secret, or undefined when it does not exist. */
+export function readCredentialsSecret(core: CoreV1Api): Promise<V1Secret | undefined> {
+  return core
+    .readNamespacedSecret({ name: CREDENTIALS_SECRET, namespace: CREDENTIALS_NAMESPACE })
+    .catch(absent);
 }
 
 function absent(err: unknown): undefined {

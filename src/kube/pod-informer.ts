@@ -1,7 +1,7 @@
 import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
-import { runWatchLoop, type WatchEventType } from './watch.ts';
+import { listAllPages, runWatchLoop, type WatchEventType } from './watch.ts';
 
 export const podKey = (pod: V1Pod): string => `${pod.metadata?.namespace}/${pod.metadata?.name}`;
 
@@ -56,23 +56,11 @@ export class PodInformer {
         fieldSelector,
         clock: this.#o.clock,
         log: this.#o.log,
-        // Paginated: the library's ListWatch never follows `continue`, which loses pods past the first page.
-        list: async () => {
-          const items: V1Pod[] = [];
-          let _continue: string | undefined;
-          let resourceVersion = '';
-          do {
-            const page = await this.#o.core.listPodForAllNamespaces({
-              fieldSelector,
-              limit: this.#o.pageSize ?? 500,
-              _continue,
-            });
-            items.push(...page.items);
-            _continue = page.metadata?._continue || undefined;
-            resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-          } while (_continue);
-          return { items, resourceVersion };
-        },
+        list: () =>
+          listAllPages(
+            (page) => this.#o.core.listPodForAllNamespaces({ fieldSelector, ...page }),
+            this.#o.pageSize,
+          ),
         onSync: (items) => {
           const listed = new Set(items.map(podKey));
           for (const [key, pod] of this.#pods) {

@@ -30,6 +30,31 @@ export interface WatchLoopOptions<T> {
 
 class Expired extends Error {}
 
+interface ListPage<T> {
+  items: T[];
+  metadata?: { _continue?: string; resourceVersion?: string };
+}
+
+/**
+ * Every page of a list and the list's resourceVersion. The library never follows `continue`, which
+ * silently loses what lies past the first page.
+ */
+export async function listAllPages<T>(
+  fetchPage: (page: { limit: number; _continue?: string }) => Promise<ListPage<T>>,
+  pageSize = 500,
+): Promise<{ items: T[]; resourceVersion: string }> {
+  const items: T[] = [];
+  let _continue: string | undefined;
+  let resourceVersion = '';
+  do {
+    const page = await fetchPage({ limit: pageSize, _continue });
+    items.push(...page.items);
+    _continue = page.metadata?._continue || undefined;
+    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+  } while (_continue);
+  return { items, resourceVersion };
+}
+
 /**
  * List, then watch from the list's resourceVersion. A watch the server ends normally resumes from the
  * last resourceVersion seen (bookmarks included), with no relist; "410 Gone" or an error relists, with

@@ -6,7 +6,7 @@ import {
   type ResponseContext,
   type V1Namespace,
 } from '@kubernetes/client-node';
-import { runWatchLoop } from '../kube/watch.ts';
+import { listAllPages, runWatchLoop } from '../kube/watch.ts';
 import { isNotFound } from '../kube/client.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
@@ -46,18 +46,7 @@ export class NamespaceLabelCache {
         path: '/api/v1/namespaces',
         clock: this.#o.clock,
         log: this.#o.log,
-        list: async () => {
-          const items: V1Namespace[] = [];
-          let _continue: string | undefined;
-          let resourceVersion = '';
-          do {
-            const page = await this.#o.core.listNamespace({ limit: this.#o.pageSize ?? 500, _continue });
-            items.push(...page.items);
-            _continue = page.metadata?._continue || undefined;
-            resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-          } while (_continue);
-          return { items, resourceVersion };
-        },
+        list: () => listAllPages((page) => this.#o.core.listNamespace(page), this.#o.pageSize),
         onSync: (items) => {
           const listed = new Set(items.map((n) => n.metadata?.name));
           for (const name of this.#labels.keys()) if (!listed.has(name)) this.#labels.delete(name);

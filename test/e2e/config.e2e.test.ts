@@ -8,6 +8,7 @@ import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
+import { groupIdOf, waitRunning } from '../support/pods.ts';
 
 const NODE = 'vk-e2e-config';
 const NS = 'e2e-config';
@@ -47,17 +48,7 @@ describe('configuration, zone failover and cleanup', { timeout: 900_000 }, () =>
   ];
 
   const groupOf = async (name: string) => {
-    const p = await waitFor(
-      `${name} Running`,
-      async () => {
-        const x = await json<V1Pod>('-n', NS, 'get', 'pod', name);
-        return x.status?.phase === 'Running' && x;
-      },
-      { timeoutMs: 90_000 },
-    );
-    const id = /^eci:\/\/([^/]+)\//.exec(p.status?.containerStatuses?.[0]?.containerID ?? '')?.[1];
-    assert.ok(id, `${name} names its group`);
-    return eci.admin.getContainerGroup(id);
+    return eci.admin.getContainerGroup(groupIdOf(await waitRunning(json, NS, name)));
   };
 
   before(async () => {

@@ -6,6 +6,7 @@ import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
+import { groupIdOf, waitRunning } from '../support/pods.ts';
 
 const NODE = 'vk-e2e-pods';
 const NS = 'e2e-pods';
@@ -190,17 +191,7 @@ describe('pods on the virtual node run as ECI container groups', { timeout: 900_
         ],
       },
     });
-    const pod = await waitFor(
-      'configured pod Running',
-      async () => {
-        const p = await json<V1Pod>('-n', NS, 'get', 'pod', 'configured');
-        return p.status?.phase === 'Running' && p;
-      },
-      { timeoutMs: 120_000 },
-    );
-    const groupId = /^eci:\/\/([^/]+)\//.exec(pod.status?.containerStatuses?.[0]?.containerID ?? '')?.[1];
-    assert.ok(groupId, 'containerID names the group');
-    const group = await eci.admin.getContainerGroup(groupId);
+    const group = await eci.admin.getContainerGroup(groupIdOf(await waitRunning(json, NS, 'configured')));
     const spec = group.spec as {
       containers: { env: { key: string; value?: string }[] }[];
       volumes: {

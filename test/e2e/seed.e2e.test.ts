@@ -8,6 +8,7 @@ import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
+import { groupIdOf, waitRunning } from '../support/pods.ts';
 
 const CLUSTER = { name: 'e2e-seed' };
 
@@ -18,18 +19,9 @@ describe("the install guide's commands work word for word", { timeout: 900_000 }
   let json: <T>(...args: string[]) => Promise<T>;
   let kubeconfig: string;
 
-  const running = (ns: string, name: string) =>
-    waitFor(
-      `${ns}/${name} Running`,
-      async () => {
-        const p = await json<V1Pod>('-n', ns, 'get', 'pod', name);
-        return p.status?.phase === 'Running' && p;
-      },
-      { timeoutMs: 120_000 },
-    );
+  const running = (ns: string, name: string) => waitRunning(json, ns, name);
   const groupEnv = async (p: V1Pod) => {
-    const id = /^eci:\/\/([^/]+)\//.exec(p.status?.containerStatuses?.[0]?.containerID ?? '')?.[1];
-    const g = await eci.admin.getContainerGroup(id!);
+    const g = await eci.admin.getContainerGroup(groupIdOf(p));
     const spec = g.spec as { containers: { env: { key: string; value?: string }[] }[] };
     return new Map(spec.containers[0]!.env.map((e) => [e.key, e.value]));
   };

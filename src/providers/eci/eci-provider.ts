@@ -157,14 +157,7 @@ export class EciProvider implements PodProvider {
       const what = r.missing
         .map((m) => `${m.kind} ${m.name}${m.key ? ` (key ${m.key})` : ''} at ${m.field}`)
         .join('; ');
-      const message = `waiting for ${what}`;
-      return {
-        kind: 'retry',
-        reason: 'CreateContainerConfigError',
-        message,
-        status: { phase: 'Pending', reason: 'CreateContainerConfigError', message },
-        events,
-      };
+      return pendingRetry('CreateContainerConfigError', `waiting for ${what}`, events);
     }
     const request = r.request;
     request.clientToken = clientToken;
@@ -197,25 +190,12 @@ export class EciProvider implements PodProvider {
           });
           continue;
         }
-        const message = cloudMessage(err);
-        return {
-          kind: 'retry',
-          reason: 'ProviderCreateFailed',
-          message,
-          status: { phase: 'Pending', reason: 'ProviderCreateFailed', message },
-          events,
-        };
+        return pendingRetry('ProviderCreateFailed', cloudMessage(err), events);
       }
     }
     if (id === undefined) {
       const message = `no ECI stock in any configured zone (vSwitches ${vSwitches.join(', ')}); retrying with backoff`;
-      return {
-        kind: 'retry',
-        reason: 'ZoneStockOut',
-        message,
-        status: { phase: 'Pending', reason: 'ZoneStockOut', message },
-        events,
-      };
+      return pendingRetry('ZoneStockOut', message, events);
     }
     this.#lost.delete(pod.metadata?.uid ?? '');
     const entry = this.index.upsert(pendingGroup(id, request, this.#o.clock.now()));
@@ -330,6 +310,11 @@ export class EciProvider implements PodProvider {
     this.#feed.forget(g.id);
     this.#emitted.delete(g.id);
   }
+}
+
+/** Not created yet, for a reason that may pass: the pod stays Pending with the reason shown. */
+function pendingRetry(reason: string, message: string, events: ProviderEvent[]): SyncOutcome {
+  return { kind: 'retry', reason, message, status: { phase: 'Pending', reason, message }, events };
 }
 
 /** The cloud's code and message, without our prefix. */
