@@ -49,7 +49,9 @@ async function peakRss(pid: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  say(`bringing up the control plane`);
+  say(`bringing up a fresh control plane`);
+  // A fresh cluster every run: figures must not depend on what an earlier (perhaps aborted) run left.
+  await clusterDown({ name: 'bench', purge: true });
   const cluster = await clusterUp({ name: 'bench' });
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-bench-emu-'));
   const emu = await startEmulator({
@@ -78,8 +80,6 @@ async function main(): Promise<void> {
     'warn',
   ]);
   try {
-    await kube.core.deleteNamespace({ name: NS }).catch(() => undefined);
-    while (await kube.core.readNamespace({ name: NS }).catch(() => undefined)) await delay(500);
     await kube.core.createNamespace({ body: { metadata: { name: NS } } });
     controller.start({
       ECI_REGION: emu.regionId,
@@ -153,7 +153,15 @@ async function main(): Promise<void> {
     const tRunning = performance.now();
     watch.abort();
 
-    const after = await scrape(metricsPort);
+    // Events are posted behind their own rate limit and may still be queued: count them all.
+    let after = await scrape(metricsPort);
+    for (let i = 0; i < 60; i++) {
+      await delay(2000);
+      const again = await scrape(metricsPort);
+      const same = [...again].every(([k, v]) => after.get(k) === v || k.includes('DescribeContainerGroupStatus'));
+      after = again;
+      if (same) break;
+    }
     const delta = (prefix: string) => {
       const out: Record<string, number> = {};
       for (const [k, v] of after)
@@ -190,7 +198,7 @@ async function main(): Promise<void> {
     await kube.close();
     await emu.close();
     await rm(stateDir, { recursive: true, force: true });
-    if (!args['keep-cluster']) await clusterDown({ name: 'bench' });
+    if (!args['keep-cluster']) await clusterDown({ name: 'bench', purge: true });
   }
 }
 

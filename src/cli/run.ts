@@ -13,7 +13,7 @@ import { createKubeClients, type KubeClients } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { PodController } from '../pods/pod-controller.ts';
-import { resolveRefs } from '../pods/ref-resolver.ts';
+import { RefResolver } from '../pods/ref-resolver.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger } from '../util/log.ts';
@@ -104,8 +104,8 @@ export function registerRunCommand(program: Command): void {
     )
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: off)')
     .option('--metrics-bind-address <ip>', 'address for the metrics port', '0.0.0.0')
-    .option('--kube-api-qps <n>', 'API server requests per second (sustained)', '100')
-    .option('--kube-api-burst <n>', 'API server requests allowed at once', '200')
+    .option('--kube-api-qps <n>', 'API server requests per second (sustained), events apart', '200')
+    .option('--kube-api-burst <n>', 'API server requests allowed at once', '400')
     .option(
       '--eci-quota-multiplier <n>',
       'scale the client-side ECI per-minute quotas (for raised account quotas)',
@@ -132,8 +132,10 @@ export function registerRunCommand(program: Command): void {
           stop.abort();
         });
       }
+      // Events get their own client and rate limit (kubelet: 50 QPS, burst 100), apart from status writes.
+      const eventKube = await createKubeClients({ kubeconfig: flags.kubeconfig, qps: 50, burst: 100 });
       const events = new EventRecorder({
-        api: kube.core,
+        api: eventKube.core,
         component: 'eci-virtual-node',
         host: options.nodeName,
         clock: systemClock,
@@ -191,6 +193,7 @@ export function registerRunCommand(program: Command): void {
       try {
         const clusterId = flags.clusterId ?? (await defaultClusterId(kube));
         const services = new ClusterServices(kube.core, log);
+        const refs = new RefResolver(kube.core);
         const provider = new EciProvider({
           eci: backend.client,
           clusterId,
@@ -201,7 +204,7 @@ export function registerRunCommand(program: Command): void {
             ...placement(),
             ...(await services.get(live.profile().enableClusterIp ?? kubeProxy, systemClock.now())),
           }),
-          resolveRefs: (pod) => resolveRefs(kube.core, pod),
+          resolveRefs: (pod) => refs.resolve(pod),
           clock: systemClock,
           log,
         });
@@ -226,7 +229,7 @@ export function registerRunCommand(program: Command): void {
             positive('--metrics-port', flags.metricsPort, 0),
             flags.metricsBindAddress,
             {
-              kubeRequests: () => kube.requests,
+              kubeRequests: () => sumCounts(kube.requests, eventKube.requests),
               eciCalls: () => backend.client.calls,
               pods: () => pods.podCount,
               groups: () => provider.index.size,
@@ -260,6 +263,7 @@ export function registerRunCommand(program: Command): void {
         await webhook?.close();
         await metrics?.close();
         await backend.close();
+        await eventKube.close();
         await kube.close();
       }
       log.info('stopped');
@@ -275,6 +279,12 @@ function namespacedName(flag: string, value: string): { namespace: string; name:
     );
   }
   return { namespace, name };
+}
+
+function sumCounts(...maps: ReadonlyMap<string, number>[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of maps) for (const [k, v] of m) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
 }
 
 /** A number flag, validated; the error names the flag. */

@@ -19,6 +19,9 @@ export interface EventTarget {
  * Records Kubernetes Events the way kubelet does: the same (object, type, reason, message) seen again
  * within `aggregateMs` bumps the count of the existing Event instead of writing a new one. Recording
  * never throws: an Event is worth a log line, not a failed reconcile.
+ *
+ * Give it an API client of its own (its own rate limit, as kubelet's event QPS is separate from its
+ * API QPS): events are several per pod, and must never queue pod status writes behind them.
  */
 export class EventRecorder {
   readonly #api: CoreV1Api;
@@ -28,6 +31,25 @@ export class EventRecorder {
   readonly #log: Logger;
   readonly #aggregateMs: number;
   readonly #recent = new Map<string, { name: string; namespace: string; count: number; at: number }>();
+  #inFlight = 0;
+  #dropped = 0;
+  /** Events waiting for the rate limit at most; beyond it they are dropped (and counted), as client-go does. */
+  static readonly MAX_IN_FLIGHT = 1000;
+
+  /** Events dropped because too many were waiting. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Records without waiting: the caller goes on while the Event waits for its turn. */
+  post(target: EventTarget, type: EventType, reason: string, message: string): void {
+    if (this.#inFlight >= EventRecorder.MAX_IN_FLIGHT) {
+      this.#dropped++;
+      return;
+    }
+    this.#inFlight++;
+    void this.record(target, type, reason, message).finally(() => this.#inFlight--);
+  }
 
   constructor(opts: {
     api: CoreV1Api;

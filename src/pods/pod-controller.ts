@@ -125,12 +125,12 @@ export class PodController {
         else this.#queue.forget(key);
         break;
       case 'refused':
-        await this.#event(pod, 'Warning', outcome.reason, outcome.message);
+        this.#event(pod, 'Warning', outcome.reason, outcome.message);
         await this.#writeStatus(pod, { phase: 'Pending', reason: outcome.reason, message: outcome.message });
         this.#queue.forget(key);
         break;
       case 'retry': {
-        await this.#event(pod, 'Warning', outcome.reason, outcome.message);
+        this.#event(pod, 'Warning', outcome.reason, outcome.message);
         if (outcome.status) await this.#writeStatus(pod, outcome.status);
         const ms = this.#queue.retry(key);
         this.#o.log.info({ pod: key, reason: outcome.reason, retryInMs: ms }, 'pod not created yet');
@@ -140,7 +140,7 @@ export class PodController {
         this.#queue.forget(key);
         break;
     }
-    for (const e of outcome.events ?? []) await this.#event(pod, e.type, e.reason, e.message);
+    for (const e of outcome.events ?? []) this.#event(pod, e.type, e.reason, e.message);
   }
 
   async #writeStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
@@ -175,14 +175,14 @@ export class PodController {
     }
   }
 
-  #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const target: EventTarget = {
       kind: 'Pod',
       namespace: pod.metadata?.namespace ?? 'default',
       name: pod.metadata?.name ?? '',
       uid: pod.metadata?.uid,
     };
-    return this.#o.events.record(target, type, reason, message);
+    this.#o.events.post(target, type, reason, message);
   }
 }
 
