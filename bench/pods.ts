@@ -7,11 +7,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Watch, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { clusterDown, clusterUp } from '../src/cluster/controlplane.ts';
 import { startEmulator } from '../src/emulator/server.ts';
 import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
 import { createKubeClients } from '../src/kube/client.ts';
+import { listAllPages, runWatchLoop } from '../src/kube/watch.ts';
+import { systemClock } from '../src/util/clock.ts';
 import { createLogger } from '../src/util/log.ts';
 import { ControllerProcess } from '../test/support/controller.ts';
 
@@ -107,17 +109,24 @@ async function main(): Promise<void> {
     const running = new Map<string, number>();
     let allRunning: () => void = () => undefined;
     const done = new Promise<void>((r) => (allRunning = r));
-    const watch = await new Watch(kube.kc).watch(
-      `/api/v1/namespaces/${NS}/pods`,
-      {},
-      (_type: string, pod: V1Pod) => {
-        const name = pod.metadata?.name ?? '';
-        if (pod.status?.phase === 'Running' && !running.has(name)) {
-          running.set(name, performance.now());
-          if (running.size === N) allRunning();
-        }
+    // The product's own watch loop: it resumes or relists when the API server drops a watch under load.
+    const stopWatch = new AbortController();
+    void runWatchLoop<V1Pod>(
+      {
+        kc: kube.kc,
+        path: `/api/v1/namespaces/${NS}/pods`,
+        clock: systemClock,
+        log: createLogger({ level: 'error', name: 'bench-watch' }),
+        list: () => listAllPages((page) => kube.core.listNamespacedPod({ namespace: NS, ...page })),
+        onEvent: (_type, pod) => {
+          const name = pod.metadata?.name ?? '';
+          if (pod.status?.phase === 'Running' && !running.has(name)) {
+            running.set(name, performance.now());
+            if (running.size === N) allRunning();
+          }
+        },
       },
-      () => undefined,
+      stopWatch.signal,
     );
 
     say(`creating ${N} pods bound to ${NODE}`);
@@ -151,14 +160,16 @@ async function main(): Promise<void> {
     await Promise.race([done, timeout]);
     clearInterval(progress);
     const tRunning = performance.now();
-    watch.abort();
+    stopWatch.abort();
 
     // Events are posted behind their own rate limit and may still be queued: count them all.
     let after = await scrape(metricsPort);
     for (let i = 0; i < 60; i++) {
       await delay(2000);
       const again = await scrape(metricsPort);
-      const same = [...again].every(([k, v]) => after.get(k) === v || k.includes('DescribeContainerGroupStatus'));
+      const same = [...again].every(
+        ([k, v]) => after.get(k) === v || k.includes('DescribeContainerGroupStatus'),
+      );
       after = again;
       if (same) break;
     }

@@ -1,11 +1,5 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { registerCleanupCommand } from './cleanup.ts';
-import { registerClusterCommand } from './cluster.ts';
-import { registerDemoCommand } from './demo.ts';
-import { registerDoctorCommand } from './doctor.ts';
-import { registerEmulatorCommand } from './emulator.ts';
-import { registerRunCommand } from './run.ts';
 import { describeError, ProductError } from '../util/errors.ts';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -19,12 +13,21 @@ const program = new Command('eci-virtual-node')
   .showHelpAfterError()
   .exitOverride();
 
-registerRunCommand(program);
-registerClusterCommand(program);
-registerEmulatorCommand(program);
-registerDemoCommand(program);
-registerCleanupCommand(program);
-registerDoctorCommand(program);
+/**
+ * Each subcommand's module, loaded on demand: a long-running `run` or `emulator` process then holds
+ * only its own code (the emulator, the local control plane and the webhook's X.509 library cost tens
+ * of MiB of resident memory each). Help, version and unknown commands load them all.
+ */
+const COMMANDS: Record<string, () => Promise<(p: Command) => void>> = {
+  run: async () => (await import('./run.ts')).registerRunCommand,
+  cluster: async () => (await import('./cluster.ts')).registerClusterCommand,
+  emulator: async () => (await import('./emulator.ts')).registerEmulatorCommand,
+  demo: async () => (await import('./demo.ts')).registerDemoCommand,
+  cleanup: async () => (await import('./cleanup.ts')).registerCleanupCommand,
+  doctor: async () => (await import('./doctor.ts')).registerDoctorCommand,
+};
+const wanted = process.argv[2] !== undefined ? COMMANDS[process.argv[2]] : undefined;
+for (const load of wanted ? [wanted] : Object.values(COMMANDS)) (await load())(program);
 
 try {
   await program.parseAsync(process.argv);

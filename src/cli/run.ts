@@ -5,7 +5,6 @@ import { createRequire } from 'node:module';
 import { parseEciSettings, parseKubeProxy } from '../config/eci-settings.ts';
 import { ClusterServices } from '../pods/cluster-services.ts';
 import { parseSelectors } from '../webhook/selectors.ts';
-import { startRoutingWebhook } from '../app/webhook.ts';
 import { LiveConfig } from '../config/live-config.ts';
 import { openEciBackend } from '../app/eci-backend.ts';
 import { defaultNodeIp, parseNodeOptions, toNodeSpec } from '../config/node-options.ts';
@@ -238,6 +237,8 @@ export function registerRunCommand(program: Command): void {
           );
         }
         if (flags.webhookPort !== undefined) {
+          // Loaded only when asked for: its X.509 library is sizeable.
+          const { startRoutingWebhook } = await import('../app/webhook.ts');
           webhook = await startRoutingWebhook({
             kube,
             port: positive('--webhook-port', flags.webhookPort, 0),
