@@ -228,6 +228,54 @@ describe('pods on the virtual node run as ECI container groups', { timeout: 900_
     assert.equal(decoded('meta', 'name'), 'configured');
   });
 
+  test('an image changed in place reaches the group through UpdateContainerGroup', async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'updatable', namespace: NS },
+      spec: { ...placement, containers: [{ name: 'web', image: 'nginx:1.26' }] },
+    });
+    const id = groupIdOf(await waitRunning(json, NS, 'updatable'));
+    await kubectl('-n', NS, 'set', 'image', 'pod/updatable', 'web=nginx:1.27');
+    await waitFor('image updated in ECI', async () => {
+      const g = await eci.admin.getContainerGroup(id);
+      return (g.spec as { containers: { image: string }[] }).containers[0]?.image === 'nginx:1.27';
+    });
+    const running = await waitFor('pod Running with the new image', async () => {
+      const p = await json<V1Pod>('-n', NS, 'get', 'pod', 'updatable');
+      return p.status?.phase === 'Running' && p.status.containerStatuses?.[0]?.image === 'nginx:1.27' && p;
+    });
+    assert.equal(groupIdOf(running), id, 'updated in place, not recreated');
+  });
+
+  test('activeDeadlineSeconds fails the pod with DeadlineExceeded and deletes its group', async () => {
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'deadline', namespace: NS },
+      spec: {
+        ...placement,
+        activeDeadlineSeconds: 5,
+        restartPolicy: 'Never',
+        containers: [{ name: 'c', image: 'nginx' }],
+      },
+    });
+    const id = groupIdOf(await waitRunning(json, NS, 'deadline'));
+    const failed = await waitFor(
+      'DeadlineExceeded',
+      async () => {
+        const p = await json<V1Pod>('-n', NS, 'get', 'pod', 'deadline');
+        return p.status?.reason === 'DeadlineExceeded' && p;
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(failed.status?.phase, 'Failed');
+    await waitFor(
+      'group deleted',
+      async () => !(await eci.admin.listContainerGroups()).items.some((g) => g.id === id),
+    );
+  });
+
   const refused: [string, Record<string, unknown>, string, RegExp][] = [
     ['hostnet', { hostNetwork: true }, 'HostNetworkUnsupported', /spec\.hostNetwork/],
     ['hostpid', { hostPID: true }, 'HostPIDUnsupported', /spec\.hostPID/],
