@@ -136,6 +136,9 @@ export class PodController {
         this.#o.log.info({ pod: key, reason: outcome.reason, retryInMs: ms }, 'pod not created yet');
         break;
       }
+      case 'later':
+        this.#queue.addAfter(key, outcome.afterMs);
+        break;
       case 'terminal':
         this.#queue.forget(key);
         break;

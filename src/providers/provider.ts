@@ -14,6 +14,8 @@ export type SyncOutcome =
   | { kind: 'refused'; reason: string; message: string; events?: ProviderEvent[] }
   /** Not possible yet (missing ConfigMap, cloud error); retry with backoff. */
   | { kind: 'retry'; reason: string; message: string; status?: V1PodStatus; events?: ProviderEvent[] }
+  /** Nothing can be done before `afterMs` (e.g. the cloud's rate quota); look again then, quietly. */
+  | { kind: 'later'; afterMs: number; events?: ProviderEvent[] }
   /** The pod is finished and has no instance: nothing to do. */
   | { kind: 'terminal'; events?: ProviderEvent[] };
 

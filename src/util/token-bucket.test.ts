@@ -46,3 +46,16 @@ test('an aborted waiter rejects and does not hold up the next one', async () => 
 test('rejects a bucket that could never serve', () => {
   assert.throws(() => new TokenBucket({ rate: 0, burst: 1 }), RangeError);
 });
+
+test('msUntilAvailable says how long a caller would wait, without taking', async () => {
+  const clock = new FakeClock();
+  const bucket = new TokenBucket({ rate: 2, burst: 1, clock });
+  assert.equal(bucket.msUntilAvailable(), 0);
+  assert.equal(bucket.tryTake(), true);
+  assert.equal(bucket.msUntilAvailable(), 500);
+  await clock.advance(200);
+  assert.equal(bucket.msUntilAvailable(), 300);
+  await clock.advance(300);
+  assert.equal(bucket.msUntilAvailable(), 0);
+  assert.equal(bucket.tryTake(), true);
+});

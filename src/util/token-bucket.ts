@@ -31,6 +31,12 @@ export class TokenBucket {
     return turn;
   }
 
+  /** How long until a token is free (0 when one is there now); takes nothing. */
+  msUntilAvailable(): number {
+    this.#refill();
+    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.#rate) * 1000);
+  }
+
   /** Takes a token if one is there now; never waits. */
   tryTake(): boolean {
     this.#refill();

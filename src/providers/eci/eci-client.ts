@@ -96,6 +96,14 @@ export class EciClient {
     );
   }
 
+  /**
+   * How long a call of `action` would wait for its quota now. Callers that can do other work meanwhile
+   * (the pod controller's workers) come back later instead of holding a worker in the queue.
+   */
+  quotaWaitMs(action: EciAction): number {
+    return this.#buckets.get(action)?.msUntilAvailable() ?? 0;
+  }
+
   /** Switches to new credentials (rotated secret); calls in flight finish with the old ones. */
   setCredentials(c: EciCredentials): void {
     this.#sdk = this.#makeSdk(c);

@@ -137,6 +137,9 @@ export class EciProvider implements PodProvider {
     events: ProviderEvent[],
     signal: AbortSignal,
   ): Promise<SyncOutcome> {
+    // Waiting for the create quota inside a worker would stall every other pod's status behind it.
+    const wait = this.#o.eci.quotaWaitMs('CreateContainerGroup');
+    if (wait > 0) return { kind: 'later', afterMs: wait, events };
     const refs = await this.#o.resolveRefs(pod);
     const r = podToCreateRequest(pod, {
       ...(await this.#o.createContext()),
