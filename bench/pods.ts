@@ -154,10 +154,14 @@ async function main(): Promise<void> {
     await Promise.all(creators);
     const tCreated = performance.now();
     const progress = setInterval(() => say(`${running.size}/${N} Running`), 5000);
-    const timeout = delay(Number(args['timeout-s']) * 1000).then(() => {
+    const giveUp = new AbortController();
+    const timeout = delay(Number(args['timeout-s']) * 1000, undefined, { signal: giveUp.signal }).then(() => {
       throw new Error(`only ${running.size}/${N} pods Running after ${args['timeout-s']} s`);
     });
     await Promise.race([done, timeout]);
+    // The timer must not keep the process alive once every pod is Running.
+    giveUp.abort();
+    timeout.catch(() => undefined);
     clearInterval(progress);
     const tRunning = performance.now();
     stopWatch.abort();
