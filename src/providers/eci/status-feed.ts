@@ -22,6 +22,8 @@ export interface StatusFeedOptions {
 
 /** ECI allows at most this many IDs (and page size) per DescribeContainerGroups call. */
 const PAGE = 20;
+/** Pages described at once when many groups changed. */
+const DESCRIBE_CONCURRENCY = 4;
 
 /**
  * Keeps the group index current at a cost that grows with changes, not with pods: each poll asks
@@ -98,14 +100,21 @@ export class StatusFeed {
       this.#seen.set(d.containerGroupId, signature);
       ids.push(d.containerGroupId);
     }
-    for (let i = 0; i < ids.length; i += PAGE) {
-      const batch = ids.slice(i, i + PAGE);
-      const groups = await this.#o.eci.describeContainerGroups(
-        { containerGroupIds: batch, withEvent: true },
-        signal,
-      );
-      for (const g of groups) this.#apply(g);
-    }
+    // A few pages at once: after a burst, hundreds of groups change in one poll, and describing them
+    // one page after another would hold every pod's Running status back until the last page.
+    const batches: string[][] = [];
+    for (let i = 0; i < ids.length; i += PAGE) batches.push(ids.slice(i, i + PAGE));
+    let next = 0;
+    const worker = async () => {
+      for (let b = batches[next++]; b; b = batches[next++]) {
+        const groups = await this.#o.eci.describeContainerGroups(
+          { containerGroupIds: b, withEvent: true },
+          signal,
+        );
+        for (const g of groups) this.#apply(g);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DESCRIBE_CONCURRENCY, batches.length) }, worker));
   }
 
   #apply(g: Group): void {
