@@ -68,7 +68,8 @@ export class PodController {
     const backoff = new Backoff({ baseMs: 1000, maxMs: 30_000 });
     for (;;) {
       try {
-        await this.#o.provider.start((key) => this.#queue.add(key), signal);
+        // The cloud's news about a pod (Running, exited, gone) jumps the queue.
+        await this.#o.provider.start((key) => this.#queue.add(key, true), signal);
         break;
       } catch (err) {
         if (signal.aborted) return informer;

@@ -61,3 +61,19 @@ test('retries back off exponentially per key and forget resets it', async () => 
   await clock.advance(1000);
   assert.equal(q.length, 1);
 });
+
+test('an urgent key is handled before the ones waiting, even if it was already queued', async () => {
+  const q = new WorkQueue({ clock: systemClock, concurrency: 1 });
+  const seen: string[] = [];
+  const ac = new AbortController();
+  for (const k of ['a', 'b', 'c']) q.add(k);
+  q.add('c', true);
+  q.add('d', true);
+  const running = q.run(async (k) => {
+    seen.push(k);
+  }, ac.signal);
+  for (let i = 0; i < 6; i++) await tick();
+  ac.abort();
+  await running;
+  assert.deepEqual(seen, ['d', 'c', 'a', 'b']);
+});

@@ -31,14 +31,27 @@ export class WorkQueue {
     return this.#queue.length;
   }
 
-  add(key: string): void {
+  /**
+   * Queues `key`. An `urgent` key goes to the front (moved there if already waiting): news from the
+   * cloud about a pod must not wait behind a burst of creates.
+   */
+  add(key: string, urgent = false): void {
     if (this.#active.has(key)) {
       this.#dirty.add(key);
       return;
     }
-    if (this.#queued.has(key)) return;
+    if (this.#queued.has(key)) {
+      if (!urgent) return;
+      const i = this.#queue.indexOf(key);
+      if (i > 0) {
+        this.#queue.splice(i, 1);
+        this.#queue.unshift(key);
+      }
+      return;
+    }
     this.#queued.add(key);
-    this.#queue.push(key);
+    if (urgent) this.#queue.unshift(key);
+    else this.#queue.push(key);
     this.#wakeWorkers.shift()?.();
   }
 
