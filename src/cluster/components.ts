@@ -50,6 +50,26 @@ export function kubeconfigFiles(ctx: ComponentContext): { path: string; content:
   ];
 }
 
+/**
+ * What kube-controller-manager and kube-scheduler share: one kubeconfig to reach the API server and to
+ * delegate authentication and authorization, and an HTTPS health port on loopback.
+ */
+function clientAndServingArgs(
+  kubeconfig: string,
+  port: number,
+  serving: { cert: string; key: string },
+): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    `--bind-address=${LOOPBACK}`,
+    `--secure-port=${port}`,
+    `--tls-cert-file=${serving.cert}`,
+    `--tls-private-key-file=${serving.key}`,
+  ];
+}
+
 export function componentArgs(component: ComponentName, ctx: ComponentContext): string[] {
   const { pki, ports, paths } = ctx;
   const { certs } = pki;
@@ -100,15 +120,12 @@ export function componentArgs(component: ComponentName, ctx: ComponentContext): 
         `--kubelet-certificate-authority=${pki.ca.cert}`,
       ];
     case 'kube-controller-manager': {
-      const kubeconfig = componentKubeconfigPath(paths, component);
       return [
-        `--kubeconfig=${kubeconfig}`,
-        `--authentication-kubeconfig=${kubeconfig}`,
-        `--authorization-kubeconfig=${kubeconfig}`,
-        `--bind-address=${LOOPBACK}`,
-        `--secure-port=${ports.controllerManager}`,
-        `--tls-cert-file=${certs['controller-manager-serving'].cert}`,
-        `--tls-private-key-file=${certs['controller-manager-serving'].key}`,
+        ...clientAndServingArgs(
+          componentKubeconfigPath(paths, component),
+          ports.controllerManager,
+          certs['controller-manager-serving'],
+        ),
         `--service-account-private-key-file=${pki.serviceAccount.privateKey}`,
         `--root-ca-file=${pki.ca.cert}`,
         `--cluster-signing-cert-file=${pki.ca.cert}`,
@@ -125,15 +142,12 @@ export function componentArgs(component: ComponentName, ctx: ComponentContext): 
       ];
     }
     case 'kube-scheduler': {
-      const kubeconfig = componentKubeconfigPath(paths, component);
       return [
-        `--kubeconfig=${kubeconfig}`,
-        `--authentication-kubeconfig=${kubeconfig}`,
-        `--authorization-kubeconfig=${kubeconfig}`,
-        `--bind-address=${LOOPBACK}`,
-        `--secure-port=${ports.scheduler}`,
-        `--tls-cert-file=${certs['scheduler-serving'].cert}`,
-        `--tls-private-key-file=${certs['scheduler-serving'].key}`,
+        ...clientAndServingArgs(
+          componentKubeconfigPath(paths, component),
+          ports.scheduler,
+          certs['scheduler-serving'],
+        ),
         '--leader-elect=false',
       ];
     }
