@@ -8,7 +8,7 @@ import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
-import { groupIdOf, waitRunning } from '../support/pods.ts';
+import { groupIdOf, waitReason, waitRunning } from '../support/pods.ts';
 
 const NODE = 'vk-e2e-config';
 const NS = 'e2e-config';
@@ -93,14 +93,7 @@ describe('configuration, zone failover and cleanup', { timeout: 900_000 }, () =>
   test('with every zone out of stock the pod waits with a clear reason, and runs when stock returns', async () => {
     await eci.admin.setZoneStock('cn-hangzhou-i', 0);
     await apply(pod('nostock'));
-    const p = await waitFor(
-      'ZoneStockOut',
-      async () => {
-        const x = await json<V1Pod>('-n', NS, 'get', 'pod', 'nostock');
-        return x.status?.reason === 'ZoneStockOut' && x;
-      },
-      { timeoutMs: 60_000 },
-    );
+    const p = await waitReason(json, NS, 'nostock', 'ZoneStockOut');
     assert.equal(p.status?.phase, 'Pending');
     assert.match(p.status?.message ?? '', /vsw-emulator-h, vsw-emulator-i/);
     await eci.admin.setZoneStock('cn-hangzhou-h', null);

@@ -6,7 +6,7 @@ import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
-import { groupIdOf, waitRunning } from '../support/pods.ts';
+import { groupIdOf, waitReason, waitRunning } from '../support/pods.ts';
 
 const NODE = 'vk-e2e-pods';
 const NS = 'e2e-pods';
@@ -261,14 +261,7 @@ describe('pods on the virtual node run as ECI container groups', { timeout: 900_
       },
     });
     const id = groupIdOf(await waitRunning(json, NS, 'deadline'));
-    const failed = await waitFor(
-      'DeadlineExceeded',
-      async () => {
-        const p = await json<V1Pod>('-n', NS, 'get', 'pod', 'deadline');
-        return p.status?.reason === 'DeadlineExceeded' && p;
-      },
-      { timeoutMs: 60_000 },
-    );
+    const failed = await waitReason(json, NS, 'deadline', 'DeadlineExceeded');
     assert.equal(failed.status?.phase, 'Failed');
     await waitFor(
       'group deleted',
@@ -294,14 +287,7 @@ describe('pods on the virtual node run as ECI container groups', { timeout: 900_
         metadata: { name: `refused-${name}`, namespace: NS },
         spec: { ...placement, ...extra, containers: [{ name: 'c', image: 'nginx' }] },
       });
-      const pod = await waitFor(
-        'refusal in status',
-        async () => {
-          const p = await json<V1Pod>('-n', NS, 'get', 'pod', `refused-${name}`);
-          return p.status?.reason === reason && p;
-        },
-        { timeoutMs: 60_000 },
-      );
+      const pod = await waitReason(json, NS, `refused-${name}`, reason);
       assert.equal(pod.status?.phase, 'Pending');
       assert.match(pod.status?.message ?? '', field);
       const events = await json<{ items: CoreV1Event[] }>(

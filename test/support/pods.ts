@@ -3,22 +3,36 @@ import { waitFor } from './wait.ts';
 
 type Json = <T>(...args: string[]) => Promise<T>;
 
-/** Waits until the pod is Running (as `kubectl get -o json` shows it) and returns it. */
-export function waitRunning(
+/** Waits until the pod (as `kubectl get -o json` shows it) satisfies `ok`, and returns it. */
+export function waitPod(
   json: Json,
   namespace: string,
   name: string,
+  what: string,
+  ok: (p: V1Pod) => boolean,
   timeoutMs = 120_000,
 ): Promise<V1Pod> {
   return waitFor(
-    `${namespace}/${name} Running`,
+    `${namespace}/${name} ${what}`,
     async () => {
       const p = await json<V1Pod>('-n', namespace, 'get', 'pod', name);
-      return p.status?.phase === 'Running' && p;
+      return ok(p) && p;
     },
     { timeoutMs },
   );
 }
+
+export const waitRunning = (
+  json: Json,
+  namespace: string,
+  name: string,
+  timeoutMs?: number,
+): Promise<V1Pod> =>
+  waitPod(json, namespace, name, 'Running', (p) => p.status?.phase === 'Running', timeoutMs);
+
+/** Waits until the pod's status carries `reason` (a refusal, a deadline, a stock-out ...). */
+export const waitReason = (json: Json, namespace: string, name: string, reason: string, timeoutMs = 60_000) =>
+  waitPod(json, namespace, name, `status reason ${reason}`, (p) => p.status?.reason === reason, timeoutMs);
 
 /** The ECI container group a pod runs in, from its containerID (eci://<group>/<container>). */
 export function groupIdOf(pod: V1Pod): string {
