@@ -2,7 +2,8 @@
 // and takes it down after the run. ECI_VN_KEEP_CLUSTER=1 keeps it up for fast re-runs while developing.
 import { clusterDown, clusterStatus, clusterUp } from '../src/cluster/controlplane.ts';
 
-const CLUSTER = { name: 'test' };
+// ECI_VN_TEST_CLUSTER names the cluster, so several checkouts can run their suites side by side.
+const CLUSTER = { name: process.env.ECI_VN_TEST_CLUSTER || 'test' };
 
 export async function globalSetup(): Promise<void> {
   const started = Date.now();
