@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../util/log.ts';
-import { ACTIONS, API_VERSION, type ActionContext } from './actions/index.ts';
+import { actionNamed, API_VERSION, type ActionContext } from './actions/index.ts';
 import { checkRegion } from './actions/context.ts';
 import { authenticate } from './auth.ts';
 import { CloudError, cloudErrors } from './cloud-errors.ts';
@@ -47,7 +47,7 @@ export class ApiHandler {
     try {
       const wire = await readWireRequest(req);
       if (wire.path !== '/' || wire.action === undefined) throw cloudErrors.actionNotFound();
-      const def = ACTIONS[wire.action];
+      const def = actionNamed(wire.action);
       if (def === undefined) throw cloudErrors.actionNotFound();
       action = wire.action;
       if (wire.version !== API_VERSION) throw cloudErrors.invalidVersion(wire.version ?? '(missing)');
