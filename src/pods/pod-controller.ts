@@ -3,7 +3,7 @@ import { isConflict, isNotFound, mergePatch, type KubeClients } from '../kube/cl
 import type { EventRecorder, EventTarget } from '../kube/events.ts';
 import { PodInformer } from '../kube/pod-informer.ts';
 import type { PodProvider } from '../providers/provider.ts';
-import { Backoff } from '../util/backoff.ts';
+import { Backoff, fullJitter } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
 import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -73,7 +73,7 @@ export class PodController {
         break;
       } catch (err) {
         if (signal.aborted) return informer;
-        const ms = backoff.next();
+        const ms = fullJitter(backoff.next());
         this.#o.log.error({ err: describeError(err), retryInMs: ms }, 'provider start failed');
         await this.#o.clock.sleep(ms, signal).catch(() => undefined);
       }

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Backoff } from '../util/backoff.ts';
+import { Backoff, fullJitter } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
 import { ErrorCodes, ProductError, describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -186,7 +186,7 @@ class Webhook implements WebhookServer {
         backoff.reset();
         delay = interval;
       } catch (err) {
-        delay = backoff.next();
+        delay = fullJitter(backoff.next());
         this.#o.log.warn({ err: describeError(err), retryInMs: delay }, 'webhook certificate check failed');
       }
     }
