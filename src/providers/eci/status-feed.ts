@@ -92,14 +92,16 @@ export class StatusFeed {
       { sinceSecond, tags: this.#o.scopeTags },
       signal,
     );
-    const ids: string[] = [];
+    // An entry counts as seen only once its group was described: a describe that fails (throttled,
+    // timed out) must leave the change to be picked up by the next poll, not by the next resync.
+    const signatures = new Map<string, string>();
     for (const d of changed) {
       if (!d.containerGroupId) continue;
       const signature = JSON.stringify([d.status, d.podStatus]);
       if (this.#seen.get(d.containerGroupId) === signature) continue;
-      this.#seen.set(d.containerGroupId, signature);
-      ids.push(d.containerGroupId);
+      signatures.set(d.containerGroupId, signature);
     }
+    const ids = [...signatures.keys()];
     // A few pages at once: after a burst, hundreds of groups change in one poll, and describing them
     // one page after another would hold every pod's Running status back until the last page.
     const batches: string[][] = [];
@@ -112,6 +114,7 @@ export class StatusFeed {
           signal,
         );
         for (const g of groups) this.#apply(g);
+        for (const id of b) this.#seen.set(id, signatures.get(id)!);
       }
     };
     await Promise.all(Array.from({ length: Math.min(DESCRIBE_CONCURRENCY, batches.length) }, worker));
