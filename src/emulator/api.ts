@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../util/log.ts';
 import { actionNamed, API_VERSION, type ActionContext } from './actions/index.ts';
 import { checkRegion } from './actions/context.ts';
-import { authenticate } from './auth.ts';
+import { authenticate, nonceWindowMs } from './auth.ts';
 import { CloudError, cloudErrors } from './cloud-errors.ts';
 import type { EmulatorCore } from './core.ts';
 import { Params } from './params.ts';
@@ -33,7 +33,8 @@ export class ApiHandler {
   constructor(core: EmulatorCore, logger: Logger) {
     this.core = core;
     this.logger = logger;
-    this.nonces = new NonceCache(core.config.auth.nonceTtlSeconds * 1000);
+    const { maxClockSkewSeconds, nonceTtlSeconds } = core.config.auth;
+    this.nonces = new NonceCache(nonceWindowMs(maxClockSkewSeconds * 1000, nonceTtlSeconds * 1000));
     this.keys = new Map(core.config.accessKeys.map((k) => [k.id, k.secret]));
     this.hostId = `eci.${core.config.region.id}.aliyuncs.com`;
   }

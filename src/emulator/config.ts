@@ -169,7 +169,10 @@ export const emulatorConfigSchema = z
       .object({
         /** How far x-acs-date / Timestamp may be from the emulator's clock (the cloud allows 15 min). */
         maxClockSkewSeconds: z.number().int().positive().default(900),
-        /** How long a SignatureNonce stays used. */
+        /**
+         * How long a SignatureNonce stays used; never less than twice the clock skew, the longest a
+         * request carrying it can still pass the timestamp check.
+         */
         nonceTtlSeconds: z.number().int().positive().default(900),
       })
       .prefault({}),

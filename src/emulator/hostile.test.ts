@@ -1,7 +1,15 @@
 import * as $Eci from '@alicloud/eci20180808';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { RunningEmulator } from './server.ts';
+import {
+  acs3CanonicalRequest,
+  acs3Signature,
+  acs3StringToSign,
+  percentEncode,
+  sha256Hex,
+} from './signature.ts';
 import { callAction, type EciClient, sdkClient, sdkError, startTestEmulator } from './testing.ts';
 
 /**
@@ -53,4 +61,123 @@ describe('parameter names cannot reach object prototypes', () => {
       assert.equal(e.code, 'InvalidAction.NotFound');
     });
   }
+});
+
+/** One raw ACS3 request, signed over exactly `signed` (header names), as a client could send it. */
+async function acs3(
+  target: RunningEmulator,
+  o: {
+    action: string;
+    query?: Record<string, string>;
+    headers?: Record<string, string | undefined>;
+    signed?: string[];
+    /** Changes made to the headers after signing (a replay with something swapped). */
+    tamper?: Record<string, string>;
+    date?: Date;
+    nonce?: string | undefined;
+  },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const query = new Map(Object.entries({ RegionId: target.regionId, ...o.query }));
+  const headers: Record<string, string> = {
+    host: target.endpoint,
+    'x-acs-action': o.action,
+    'x-acs-version': '2018-08-08',
+    'x-acs-date': (o.date ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'x-acs-content-sha256': sha256Hex(''),
+  };
+  const nonce = 'nonce' in o ? o.nonce : randomUUID();
+  if (nonce !== undefined) headers['x-acs-signature-nonce'] = nonce;
+  for (const [k, v] of Object.entries(o.headers ?? {})) {
+    if (v === undefined) delete headers[k];
+    else headers[k] = v;
+  }
+  const signed = o.signed ?? Object.keys(headers);
+  const canonical = acs3CanonicalRequest({
+    method: 'POST',
+    path: '/',
+    query,
+    headers,
+    signedHeaders: signed,
+    payloadHash: sha256Hex(''),
+  });
+  const signature = acs3Signature(target.accessKeySecret, acs3StringToSign(canonical));
+  const sent = { ...headers, ...o.tamper };
+  delete (sent as Record<string, string | undefined>).host;
+  const qs = [...query].map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join('&');
+  const res = await fetch(`${target.url}/?${qs}`, {
+    method: 'POST',
+    headers: {
+      ...sent,
+      authorization: `ACS3-HMAC-SHA256 Credential=${target.accessKeyId},SignedHeaders=${[...signed].sort().join(';')},Signature=${signature}`,
+    },
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('replayed and re-purposed signatures', () => {
+  it('a signed request without a nonce is refused, naming the nonce', async () => {
+    const r = await acs3(emu, { action: 'DescribeContainerGroups', nonce: undefined });
+    assert.equal(r.status, 400);
+    assert.match(String(r.body.Message), /x-acs-signature-nonce/);
+  });
+
+  it('the same signed request twice: the second is refused', async () => {
+    const nonce = randomUUID();
+    assert.equal((await acs3(emu, { action: 'DescribeContainerGroups', nonce })).status, 200);
+    const again = await acs3(emu, { action: 'DescribeContainerGroups', nonce });
+    assert.equal(again.body.Code, 'SignatureNonceUsed');
+  });
+
+  it('a Describe signed over host only cannot be replayed as a DeleteContainerGroup', async () => {
+    const r = await acs3(emu, {
+      action: 'DescribeContainerGroups',
+      query: { ContainerGroupId: 'eci-x' },
+      signed: ['host'],
+      tamper: { 'x-acs-action': 'DeleteContainerGroup' },
+    });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.Code, 'IncompleteSignature');
+    assert.match(String(r.body.Message), /x-acs-action/);
+  });
+
+  for (const header of ['x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-signature-nonce']) {
+    it(`${header} must be covered by the signature`, async () => {
+      const r = await acs3(emu, {
+        action: 'DescribeContainerGroups',
+        signed: ['host', 'x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-signature-nonce'].filter(
+          (h) => h !== header,
+        ),
+      });
+      assert.equal(r.body.Code, 'IncompleteSignature');
+      assert.match(String(r.body.Message), new RegExp(header));
+    });
+  }
+
+  it('a nonce is remembered for as long as a request carrying it passes the timestamp check', async () => {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const clocked = await startTestEmulator(
+      { auth: { maxClockSkewSeconds: 60, nonceTtlSeconds: 60 } },
+      { now: () => now },
+    );
+    try {
+      const nonce = randomUUID();
+      // Signed by a client whose clock runs 59 s ahead: still inside the window.
+      const date = new Date(now + 59_000);
+      assert.equal((await acs3(clocked, { action: 'DescribeContainerGroups', nonce, date })).status, 200);
+      now += 100_000; // past the nonce TTL, but the request's timestamp is only 41 s old
+      const replay = await acs3(clocked, { action: 'DescribeContainerGroups', nonce, date });
+      assert.equal(replay.body.Code, 'SignatureNonceUsed');
+    } finally {
+      await clocked.close();
+    }
+  });
+
+  it('an RPC v1 request cannot be re-routed by an unsigned x-acs-action header', async () => {
+    const v1 = sdkClient(emu, {
+      signatureAlgorithm: 'v2',
+      globalHeaders: { 'x-acs-action': 'DeleteContainerGroup' },
+    });
+    const e = await sdkError(() => callAction(v1, 'DescribeContainerGroups', { RegionId: emu.regionId }));
+    assert.equal(e.code, 'IncompleteSignature');
+  });
 });
