@@ -8,7 +8,14 @@ import { CloudError, cloudErrors } from './cloud-errors.ts';
 import type { EmulatorCore } from './core.ts';
 import { Params } from './params.ts';
 import { NonceCache } from './signature.ts';
-import { actionParams, errorBody, newRequestId, readWireRequest, sendJson } from './wire.ts';
+import {
+  actionParams,
+  BodyTooLargeError,
+  errorBody,
+  newRequestId,
+  readWireRequest,
+  sendJson,
+} from './wire.ts';
 
 /** Per-action request counts by result code, and latency, for the admin API. */
 export interface ActionStats {
@@ -97,6 +104,8 @@ export class ApiHandler {
       }
       status = e.status;
       code = e.code;
+      // The rest of a body we stopped reading would be taken for the next request: close instead.
+      if (e instanceof BodyTooLargeError && !e.drained) res.setHeader('connection', 'close');
       if (!res.headersSent) sendJson(res, e.status, errorBody(e, requestId, this.hostId), requestId);
     } finally {
       const ms = Math.round((performance.now() - started) * 100) / 100;

@@ -181,3 +181,133 @@ describe('replayed and re-purposed signatures', () => {
     assert.equal(e.code, 'IncompleteSignature');
   });
 });
+
+describe('large requests', () => {
+  function bigRequest(name: string, bytes: number): $Eci.CreateContainerGroupRequest {
+    const r = createRequest(name);
+    r.container![0]!.environmentVar = Array.from(
+      { length: Math.ceil(bytes / 1000) },
+      (_, i) =>
+        new $Eci.CreateContainerGroupRequestContainerEnvironmentVar({
+          key: `K${i}`,
+          value: 'v'.repeat(1000),
+        }),
+    );
+    return r;
+  }
+
+  it('a valid pod whose parameters fill 200 KiB of URL is created (the SDK puts them all in the query)', async () => {
+    const r = await eci.createContainerGroup(bigRequest('big', 200 * 1024));
+    assert.ok(r.body.containerGroupId?.startsWith('eci-'));
+  });
+
+  it('past the limit the answer is the cloud error shape, not a bare 431', async () => {
+    const e = await sdkError(() => eci.createContainerGroup(bigRequest('huge', 1200 * 1024)));
+    assert.equal(e.statusCode, 431);
+    assert.equal(e.code, 'RequestHeaderFieldsTooLarge');
+    assert.ok(e.requestId);
+  });
+
+  it('a keep-alive connection still answers at once after a body that was too large', async () => {
+    const { request } = await import('node:http');
+    const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (body: Buffer) =>
+      new Promise<{ status: number; ms: number }>((resolve, reject) => {
+        const started = Date.now();
+        const req = request(
+          `${emu.url}/?Action=DescribeContainerGroups`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Date.now() - started }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const big = await send(Buffer.alloc(2 * 1024 * 1024, 'a'));
+      assert.equal(big.status, 413);
+      const next = await send(Buffer.from('RegionId=x'));
+      assert.equal(next.status, 400);
+      assert.ok(next.ms < 2000, `the next request took ${next.ms} ms`);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+describe('admin API', () => {
+  async function admin(path: string, init: RequestInit = {}) {
+    const res = await fetch(`${emu.adminUrl}${path}`, init);
+    return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+  }
+
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+    it(`refuses a ${type.split(';')[0]} POST, which a web page may send cross-site without asking`, async () => {
+      const id = (await eci.createContainerGroup(createRequest(`csrf-${type.length}`))).body
+        .containerGroupId!;
+      const r = await admin(`/container-groups/${id}/status`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: '{"status":"Failed"}',
+      });
+      assert.equal(r.status, 415);
+      const g = (await (await fetch(`${emu.adminUrl}/container-groups/${id}`)).json()) as { status: string };
+      assert.notEqual(g.status, 'Failed', 'the refused request changed nothing');
+    });
+  }
+
+  it('refuses a POST with no content type at all', async () => {
+    const r = await admin('/reset', { method: 'POST' });
+    assert.equal(r.status, 415);
+  });
+
+  it('refuses a request naming another host (DNS rebinding)', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${emu.adminUrl}/state`, { headers: { host: 'attacker.example:80' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 403);
+  });
+
+  for (const bad of ['%E0%A4%A', '%', '%zz']) {
+    it(`answers 400 for the bad percent-encoding ${bad} in a path`, async () => {
+      const r = await admin(`/container-groups/${bad}`);
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error?.code, 'InvalidPath');
+    });
+  }
+
+  it('a keep-alive connection still answers at once after a body that was too large', async () => {
+    const { request, Agent } = await import('node:http');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (path: string, body: Buffer) =>
+      new Promise<{ status: number; ms: number }>((resolve, reject) => {
+        const started = Date.now();
+        const req = request(
+          `${emu.adminUrl}${path}`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Date.now() - started }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      assert.equal((await send('/faults', Buffer.alloc(2 * 1024 * 1024, 'a'))).status, 413);
+      const next = await send('/faults', Buffer.from('{"kind":"latency"}'));
+      assert.equal(next.status, 400);
+      assert.ok(next.ms < 2000, `the next request took ${next.ms} ms`);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
