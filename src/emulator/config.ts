@@ -229,6 +229,13 @@ export const emulatorConfigSchema = z
       .object({
         /** fsync before answering a write; off only for throw-away benchmarks. */
         fsync: z.boolean().default(true),
+        /**
+         * When acknowledged changes cannot be read back on start (a damaged line with intact ones after
+         * it, a missing journal): `refuse` to start (default), or `salvage` what can be read, keeping the
+         * damaged files in the state directory's quarantine/. A torn last line is always cut, and a
+         * damaged snapshot is always rebuilt from the previous generation.
+         */
+        recovery: z.enum(['refuse', 'salvage']).default('refuse'),
         /** Rewrite the snapshot when the journal grows past this many bytes. */
         compactBytes: z
           .number()
