@@ -15,6 +15,7 @@ export const ErrorCodes = {
   ECI_API: 'EVN_ECI_API',
   TIMEOUT: 'EVN_TIMEOUT',
   STATE_CORRUPT: 'EVN_STATE_CORRUPT',
+  BUSY: 'EVN_BUSY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
