@@ -6,6 +6,7 @@ import { EmulatorAdminClient } from '../../emulator/admin-client.ts';
 import type { RunningEmulator } from '../../emulator/server.ts';
 import { eventually, startTestEmulator } from '../../emulator/testing.ts';
 import { systemClock } from '../../util/clock.ts';
+import { FakeClock } from '../../util/fake-clock.ts';
 import { EciClient } from './eci-client.ts';
 import { GroupIndex } from './group-index.ts';
 import { identityTags } from './mapping/index.ts';
@@ -79,5 +80,41 @@ describe('StatusFeed', () => {
       await running;
     }
     assert.ok(changed.includes('Running'));
+  });
+
+  it('a full resync that keeps failing is retried with a growing jittered delay, not at every poll', async () => {
+    const clock = new FakeClock();
+    let lists = 0;
+    let polls = 0;
+    const eci = {
+      describeContainerGroups: () => {
+        lists++;
+        return Promise.reject(new Error('ServiceUnavailable'));
+      },
+      describeContainerGroupStatus: () => {
+        polls++;
+        return Promise.resolve([]);
+      },
+    } as unknown as EciClient;
+    const feed = new StatusFeed({
+      eci,
+      index: new GroupIndex(scope),
+      scopeTags: {},
+      clock,
+      log,
+      intervalMs: 2000,
+      resyncMs: 60_000,
+      random: () => 0.999,
+      onChange: () => undefined,
+    });
+    const stop = new AbortController();
+    const running = feed.run(stop.signal);
+    for (let t = 0; t < 300; t++) await clock.advance(1000);
+    stop.abort();
+    await running;
+    // Due at 60 s, then retried after 4, 8, 16, 32, 60, 60 … s (the draw pinned near the top of each
+    // window): about eight lists in five minutes, where every poll would be 120.
+    assert.ok(lists <= 10, `${lists} full lists in 300 s`);
+    assert.ok(polls > 100, `the cheap change feed kept polling meanwhile (${polls})`);
   });
 });
