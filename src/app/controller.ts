@@ -1,18 +1,20 @@
 import { createRequire } from 'node:module';
 import { LiveConfig } from '../config/live-config.ts';
 import { toNodeSpec } from '../config/node-options.ts';
-import { createKubeClients, type KubeClients } from '../kube/client.ts';
+import { createKubeClients } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { ClusterServices } from '../pods/cluster-services.ts';
 import { PodController } from '../pods/pod-controller.ts';
+import { PodInputsResolver } from '../pods/pod-inputs.ts';
 import { RefResolver } from '../pods/ref-resolver.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { parseSelectors } from '../webhook/selectors.ts';
+import { defaultClusterId } from './cluster-id.ts';
 import { openEciBackend } from './eci-backend.ts';
 import type { RunConfig } from './run-config.ts';
 
@@ -101,18 +103,17 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
 
     const clusterId = cfg.clusterId ?? (await defaultClusterId(kube));
     const services = new ClusterServices(kube.core, log);
-    const refs = new RefResolver(kube.core);
+    const inputs = new PodInputsResolver({
+      refs: new RefResolver(kube.core),
+      placement,
+      clusterIpAccess: () => live.profile().enableClusterIp ?? cfg.kubeProxy,
+      clusterAccess: (enabled) => services.get(enabled, clock.now()),
+    });
     const provider = new EciProvider({
       eci: backend.client,
       clusterId,
       nodeName: cfg.node.nodeName,
       hostIP: cfg.node.nodeIp,
-      createContext: async () => ({
-        regionId: backend.client.regionId,
-        ...placement(),
-        ...(await services.get(live.profile().enableClusterIp ?? cfg.kubeProxy, clock.now())),
-      }),
-      resolveRefs: (pod) => refs.resolve(pod),
       clock,
       log,
     });
@@ -127,6 +128,7 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
     const pods = new PodController({
       kube,
       provider,
+      inputs: (pod) => inputs.resolve(pod),
       nodeName: cfg.node.nodeName,
       events,
       clock,
@@ -177,10 +179,4 @@ function sumCounts(...maps: ReadonlyMap<string, number>[]): Map<string, number> 
   const out = new Map<string, number>();
   for (const m of maps) for (const [k, v] of m) out.set(k, (out.get(k) ?? 0) + v);
   return out;
-}
-
-/** The kube-system namespace's UID: stable for the cluster's life, different in every cluster. */
-export async function defaultClusterId(kube: KubeClients): Promise<string> {
-  const ns = await kube.core.readNamespace({ name: 'kube-system' });
-  return ns.metadata?.uid ?? 'unknown-cluster';
 }

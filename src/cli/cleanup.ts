@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { openEciBackend } from '../app/eci-backend.ts';
 import { defaultEmulatorStateDir, type Env } from '../app/run-config.ts';
 import { cleanupNode } from '../app/cleanup.ts';
+import { defaultClusterId } from '../app/cluster-id.ts';
 import { parseEciSettings } from '../config/eci-settings.ts';
 import { credentialsFromSecret, readCredentialsSecret } from '../config/live-config.ts';
 import { createKubeClients } from '../kube/client.ts';
+import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger } from '../util/log.ts';
 
@@ -59,16 +61,20 @@ export function registerCleanupCommand(program: Command, env: Env): void {
           log,
         });
         try {
-          const clusterId =
-            flags.clusterId ?? (await kube.core.readNamespace({ name: 'kube-system' })).metadata?.uid ?? '';
+          const provider = new EciProvider({
+            eci: backend.client,
+            clusterId: flags.clusterId ?? (await defaultClusterId(kube)),
+            nodeName: flags.nodeName,
+            hostIP: '',
+            clock: systemClock,
+            log,
+          });
           const r = await cleanupNode({
             kube,
-            eci: backend.client,
-            clusterId,
+            instances: provider,
             nodeName: flags.nodeName,
             force: flags.force,
             now: () => systemClock.now(),
-            sleep: (ms) => systemClock.sleep(ms),
             say: (line) => process.stdout.write(`${line}\n`),
           });
           process.stdout.write(
