@@ -233,6 +233,8 @@ export function registerRunCommand(program: Command): void {
               pods: () => pods.podCount,
               groups: () => provider.index.size,
               ready: () => node.ready && pods.started,
+              watchRestarts: () => kube.watchStats.restarts(),
+              watchRelists: () => kube.watchStats.relists(),
             },
           );
         }
