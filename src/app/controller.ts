@@ -141,6 +141,8 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
         pods: () => pods.podCount,
         groups: () => provider.index.size,
         ready: () => node.ready && pods.started,
+        watchRestarts: () => kube.watchStats.restarts(),
+        watchRelists: () => kube.watchStats.relists(),
       });
       closers.push(() => metrics.close());
     }

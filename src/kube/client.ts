@@ -9,8 +9,11 @@ import {
   setHeaderOptions,
   type RequestContext,
   type ResponseContext,
+  RequestContext as KubeRequestContext,
+  HttpMethod,
 } from '@kubernetes/client-node';
-import { Agent } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
+import { WatchStats } from './watch-stats.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 
@@ -30,8 +33,19 @@ export interface KubeClients {
   readonly core: CoreV1Api;
   readonly coordination: CoordinationV1Api;
   readonly events: EventsV1Api;
-  /** Counts of requests sent, by HTTP method — the API-server write cost the benchmarks report. */
+  /** Counts of requests sent, by HTTP method (`WATCH` for watches) — the API-server cost the benchmarks report. */
   readonly requests: Map<string, number>;
+  /** Watch restarts and relists, by resource and reason. */
+  readonly watchStats: WatchStats;
+  /**
+   * Opens a watch (`GET path?watch=1&...`) on the shared connection pool, authenticated and rate
+   * limited like every other request. `idleTimeoutMs` is the longest silence allowed between two
+   * chunks of the stream before it counts as dead.
+   */
+  openWatch(
+    pathAndQuery: string,
+    opts: { signal: AbortSignal; idleTimeoutMs: number },
+  ): Promise<Dispatcher.ResponseData>;
   close(): Promise<void>;
 }
 
@@ -72,11 +86,13 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
   await kc.applyToHTTPSOptions(tls as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
   const dispatcher = new Agent({
     connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 },
-    connections: 16,
+    // Each informer's watch holds one connection for as long as it runs; the rest serve requests.
+    connections: 24,
     pipelining: 1,
   });
   const bucket = new TokenBucket({ rate: opts.qps ?? 50, burst: opts.burst ?? 100 });
   const requests = new Map<string, number>();
+  const count = (method: string) => requests.set(method, (requests.get(method) ?? 0) + 1);
   const userAgent = opts.userAgent ?? 'eci-virtual-node';
   const config = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
@@ -87,8 +103,7 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
           await bucket.take();
           ctx.setDispatcher(dispatcher);
           ctx.setHeaderParam('User-Agent', userAgent);
-          const method = ctx.getHttpMethod().toString();
-          requests.set(method, (requests.get(method) ?? 0) + 1);
+          count(ctx.getHttpMethod().toString());
           return ctx;
         },
         post: async (res: ResponseContext) => res,
@@ -101,6 +116,24 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
     coordination: new CoordinationV1Api(config),
     events: new EventsV1Api(config),
     requests,
+    watchStats: new WatchStats(),
+    openWatch: async (pathAndQuery, { signal, idleTimeoutMs }) => {
+      await bucket.take();
+      const url = `${cluster.server.replace(/\/+$/, '')}${pathAndQuery}`;
+      // The library's authentication sets the bearer token (or exec plugin token) on a context; its
+      // per-request agent is dropped for the shared one, which already holds the client certificate.
+      const ctx = new KubeRequestContext(url, HttpMethod.GET);
+      await kc.applySecurityAuthentication(ctx);
+      count('WATCH');
+      return request(url, {
+        method: 'GET',
+        headers: { ...ctx.getHeaders(), 'User-Agent': userAgent, Accept: 'application/json' },
+        dispatcher,
+        signal,
+        headersTimeout: 30_000,
+        bodyTimeout: idleTimeoutMs,
+      });
+    },
     close: () => dispatcher.close(),
   };
 }

@@ -165,11 +165,11 @@ export class NodeController {
 
   /** Watches our own Node, so a deletion is repaired in seconds, not at the next status refresh. */
   async #watchNode(signal: AbortSignal): Promise<void> {
-    const { core, kc } = this.#o.kube;
+    const { core } = this.#o.kube;
     const fieldSelector = `metadata.name=${this.name}`;
     await runWatchLoop<V1Node>(
       {
-        kc,
+        kube: this.#o.kube,
         path: '/api/v1/nodes',
         fieldSelector,
         clock: this.#o.clock,

@@ -42,8 +42,7 @@ export class PodController {
     this.#o = { ...o, concurrency: o.concurrency ?? 32 };
     this.#queue = new WorkQueue({ clock: o.clock, concurrency: this.#o.concurrency });
     this.#informer = new PodInformer({
-      kc: o.kube.kc,
-      core: o.kube.core,
+      kube: o.kube,
       nodeName: o.nodeName,
       clock: o.clock,
       log: o.log,
