@@ -3,19 +3,19 @@
 // ECI calls and API-server writes per pod (from the controller's own counters), and the controller's
 // peak RSS. Usage: npm run bench -- [--pods 1000] [--eci-quota-multiplier 1] [--keep-cluster]
 import { parseArgs } from 'node:util';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { V1Pod } from '@kubernetes/client-node';
-import { clusterDown, clusterUp } from '../src/cluster/controlplane.ts';
-import { startEmulator } from '../src/emulator/server.ts';
-import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
-import { createKubeClients } from '../src/kube/client.ts';
-import { listAllPages, runWatchLoop } from '../src/kube/watch.ts';
-import { systemClock } from '../src/util/clock.ts';
-import { createLogger } from '../src/util/log.ts';
-import { ControllerProcess } from '../test/support/controller.ts';
+import { listAllPages } from '../src/kube/watch.ts';
+import {
+  createBoundPods,
+  firstLabel,
+  growth,
+  pct,
+  peakRss,
+  say,
+  scrapeController,
+  startBenchStack,
+  watchRunning,
+} from './harness.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,130 +28,41 @@ const { values: args } = parseArgs({
 const N = Number(args.pods);
 const NODE = 'vk-bench';
 const NS = 'bench';
-const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-
-const pct = (xs: number[], p: number) =>
-  xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-
-async function scrape(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^(eci_virtual_node_(?:kube_requests|eci_calls)_total)\{\w+="([^"]+)"\} (\d+(?:\.\d+)?)/.exec(
-      line,
-    );
-    if (m) out.set(`${m[1]}/${m[2]}`, Number(m[3]));
-  }
-  return out;
-}
-
-async function peakRss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
-}
-
 async function main(): Promise<void> {
-  say(`bringing up a fresh control plane`);
-  // A fresh cluster every run: figures must not depend on what an earlier (perhaps aborted) run left.
-  await clusterDown({ name: 'bench', purge: true });
-  const cluster = await clusterUp({ name: 'bench' });
-  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-bench-emu-'));
-  const emu = await startEmulator({
-    port: 0,
-    stateDir,
-    config: { quotas: { enabled: false } },
-    logger: createLogger({ level: 'warn', name: 'bench-emulator' }),
+  const { kube, admin, controller, metricsPort, close } = await startBenchStack({
+    cluster: 'bench',
+    node: NODE,
+    keepCluster: args['keep-cluster'],
+    controllerArgs: ['--eci-quota-multiplier', String(args['eci-quota-multiplier'])],
   });
-  const admin = new EmulatorAdminClient(emu.url);
-  const kube = await createKubeClients({ kubeconfig: cluster.kubeconfig, qps: 1000, burst: 1000 });
-  const metricsPort = 20000 + Math.floor(Math.random() * 20000);
-  const controller = new ControllerProcess([
-    '--kubeconfig',
-    cluster.kubeconfig,
-    '--node-name',
-    NODE,
-    '--node-ip',
-    '127.0.0.1',
-    '--metrics-port',
-    String(metricsPort),
-    '--metrics-bind-address',
-    '127.0.0.1',
-    '--eci-quota-multiplier',
-    String(args['eci-quota-multiplier']),
-    '--log-level',
-    'warn',
-  ]);
   try {
     await kube.core.createNamespace({ body: { metadata: { name: NS } } });
-    controller.start({
-      ECI_REGION: emu.regionId,
-      ECI_ACCESS_KEY: emu.accessKeyId,
-      ECI_SECRET_KEY: emu.accessKeySecret,
-      ECI_ENDPOINT: emu.endpoint,
-      ECI_PROTOCOL: emu.protocol,
-      ECI_VSWITCH: emu.config.region.vSwitches
-        .filter((v) => v.vpcId === 'vpc-emulator')
-        .map((v) => v.id)
-        .join(','),
-      ECI_SECURITY_GROUP: 'sg-emulator',
-    });
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await delay(200);
-    }
-    const before = await scrape(metricsPort);
+    const before = await scrapeController(metricsPort);
 
     const created = new Map<string, number>();
     const running = new Map<string, number>();
     let allRunning: () => void = () => undefined;
     const done = new Promise<void>((r) => (allRunning = r));
-    // The product's own watch loop: it resumes or relists when the API server drops a watch under load.
     const stopWatch = new AbortController();
-    void runWatchLoop<V1Pod>(
-      {
-        kc: kube.kc,
-        path: `/api/v1/namespaces/${NS}/pods`,
-        clock: systemClock,
-        log: createLogger({ level: 'error', name: 'bench-watch' }),
-        list: () => listAllPages((page) => kube.core.listNamespacedPod({ namespace: NS, ...page })),
-        onEvent: (_type, pod) => {
-          const name = pod.metadata?.name ?? '';
-          if (pod.status?.phase === 'Running' && !running.has(name)) {
-            running.set(name, performance.now());
-            if (running.size === N) allRunning();
-          }
-        },
+    watchRunning(
+      kube,
+      NS,
+      (name) => {
+        running.set(name, performance.now());
+        if (running.size === N) allRunning();
       },
       stopWatch.signal,
     );
 
     say(`creating ${N} pods bound to ${NODE}`);
     const t0 = performance.now();
-    let next = 0;
-    const creators = Array.from({ length: 32 }, async () => {
-      while (next < N) {
-        const name = `p-${next++}`;
-        created.set(name, performance.now());
-        await kube.core.createNamespacedPod({
-          namespace: NS,
-          body: {
-            metadata: { name, labels: { app: 'bench' } },
-            spec: {
-              nodeName: NODE,
-              tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }],
-              containers: [
-                { name: 'c', image: 'nginx', resources: { requests: { cpu: '250m', memory: '512Mi' } } },
-              ],
-            },
-          },
-        });
-      }
+    await createBoundPods(kube, {
+      namespace: NS,
+      node: NODE,
+      count: N,
+      inFlight: 32,
+      onCreate: (name) => created.set(name, performance.now()),
     });
-    await Promise.all(creators);
     const tCreated = performance.now();
     const progress = setInterval(() => say(`${running.size}/${N} Running`), 5000);
     const giveUp = new AbortController();
@@ -167,24 +78,24 @@ async function main(): Promise<void> {
     stopWatch.abort();
 
     // Events are posted behind their own rate limit and may still be queued: count them all.
-    let after = await scrape(metricsPort);
+    let after = await scrapeController(metricsPort);
     for (let i = 0; i < 60; i++) {
       await delay(2000);
-      const again = await scrape(metricsPort);
+      const again = await scrapeController(metricsPort);
       const same = [...again].every(
         ([k, v]) => after.get(k) === v || k.includes('DescribeContainerGroupStatus'),
       );
       after = again;
       if (same) break;
     }
-    const delta = (prefix: string) => {
+    const grown = growth(before, after);
+    const delta = (name: string) => {
       const out: Record<string, number> = {};
-      for (const [k, v] of after)
-        if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v - (before.get(k) ?? 0);
+      for (const [k, v] of grown) if (k.startsWith(`${name}{`)) out[firstLabel(k)] = v;
       return out;
     };
-    const kubeReq = delta('eci_virtual_node_kube_requests_total/');
-    const eciCalls = delta('eci_virtual_node_eci_calls_total/');
+    const kubeReq = delta('eci_virtual_node_kube_requests_total');
+    const eciCalls = delta('eci_virtual_node_eci_calls_total');
     const writes = (kubeReq.POST ?? 0) + (kubeReq.PATCH ?? 0) + (kubeReq.PUT ?? 0) + (kubeReq.DELETE ?? 0);
     const latencies = [...running].map(([name, t]) => t - created.get(name)!).sort((a, b) => a - b);
     // The same from the API server's own record (second precision): created → Ready, as the controller
@@ -237,12 +148,7 @@ async function main(): Promise<void> {
     );
     throw err;
   } finally {
-    await controller.stop('SIGTERM');
-    await kube.core.deleteNode({ name: NODE }).catch(() => undefined);
-    await kube.close();
-    await emu.close();
-    await rm(stateDir, { recursive: true, force: true });
-    if (!args['keep-cluster']) await clusterDown({ name: 'bench', purge: true });
+    await close();
   }
 }
 

@@ -34,8 +34,7 @@ export async function startRoutingWebhook(
   o: RoutingWebhookOptions,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const namespaces = new NamespaceLabelCache({
-    kc: o.kube.kc,
-    core: o.kube.core,
+    kube: o.kube,
     clock: o.clock,
     log: o.log,
   });

@@ -72,7 +72,7 @@ export class LiveConfig<S> {
 
   /** Watches both objects until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const { core, kc } = this.#o.kube;
+    const { core } = this.#o.kube;
     const watchOne = <T extends { metadata?: { resourceVersion?: string } }>(
       path: string,
       name: string,
@@ -81,7 +81,7 @@ export class LiveConfig<S> {
     ) =>
       runWatchLoop<T>(
         {
-          kc,
+          kube: this.#o.kube,
           path,
           fieldSelector: `metadata.name=${name}`,
           clock: this.#o.clock,

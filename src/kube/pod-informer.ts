@@ -1,4 +1,5 @@
-import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { KubeClients } from './client.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { listAllPages, runWatchLoop, type WatchEventType } from './watch.ts';
@@ -6,8 +7,7 @@ import { listAllPages, runWatchLoop, type WatchEventType } from './watch.ts';
 export const podKey = (pod: V1Pod): string => `${pod.metadata?.namespace}/${pod.metadata?.name}`;
 
 export interface PodInformerOptions {
-  kc: KubeConfig;
-  core: CoreV1Api;
+  kube: Pick<KubeClients, 'core' | 'openWatch' | 'watchStats'>;
   nodeName: string;
   clock: Clock;
   log: Logger;
@@ -51,14 +51,14 @@ export class PodInformer {
     const fieldSelector = `spec.nodeName=${this.#o.nodeName}`;
     await runWatchLoop<V1Pod>(
       {
-        kc: this.#o.kc,
+        kube: this.#o.kube,
         path: '/api/v1/pods',
         fieldSelector,
         clock: this.#o.clock,
         log: this.#o.log,
         list: () =>
           listAllPages(
-            (page) => this.#o.core.listPodForAllNamespaces({ fieldSelector, ...page }),
+            (page) => this.#o.kube.core.listPodForAllNamespaces({ fieldSelector, ...page }),
             this.#o.pageSize,
           ),
         onSync: (items) => {

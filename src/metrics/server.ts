@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { splitKey } from '../kube/watch-stats.ts';
 
 export interface MetricsSources {
   /** Requests sent to the API server, by HTTP method. */
@@ -11,6 +12,9 @@ export interface MetricsSources {
   pods: () => number;
   groups: () => number;
   ready: () => boolean;
+  /** Watch restarts and relists, keyed as `WatchStats` keys them (resource and reason). */
+  watchRestarts: () => ReadonlyMap<string, number>;
+  watchRelists: () => ReadonlyMap<string, number>;
 }
 
 /**
@@ -45,6 +49,28 @@ export async function startMetricsServer(
     'ECI OpenAPI calls made (including retries)',
     'action',
     src.eciCalls,
+  );
+  const byResourceAndReason = (name: string, help: string, read: () => ReadonlyMap<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['resource', 'reason'],
+      registers: [registry],
+      collect() {
+        // The owner keeps the running totals; a scrape copies them in.
+        this.reset();
+        for (const [k, v] of read()) this.inc(splitKey(k), v);
+      },
+    });
+  byResourceAndReason(
+    'eci_virtual_node_watch_restarts_total',
+    'Watch requests that ended and were reopened, by resource and why they ended',
+    src.watchRestarts,
+  );
+  byResourceAndReason(
+    'eci_virtual_node_watch_relists_total',
+    'Full lists of a watched resource, by resource and why (initial, expired)',
+    src.watchRelists,
   );
   new Gauge({
     name: 'eci_virtual_node_pods',

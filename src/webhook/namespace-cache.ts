@@ -1,20 +1,17 @@
 import {
   Observable,
-  type CoreV1Api,
-  type KubeConfig,
   type RequestContext,
   type ResponseContext,
   type V1Namespace,
 } from '@kubernetes/client-node';
 import { listAllPages, runWatchLoop } from '../kube/watch.ts';
-import { isNotFound } from '../kube/client.ts';
+import { isNotFound, type KubeClients } from '../kube/client.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/log.ts';
 import { ErrorCodes, ProductError, describeError } from '../util/errors.ts';
 
 export interface NamespaceLabelCacheOptions {
-  kc: KubeConfig;
-  core: CoreV1Api;
+  kube: Pick<KubeClients, 'core' | 'openWatch' | 'watchStats'>;
   clock: Clock;
   log: Logger;
   pageSize?: number;
@@ -42,11 +39,11 @@ export class NamespaceLabelCache {
   async run(signal: AbortSignal): Promise<void> {
     await runWatchLoop<V1Namespace>(
       {
-        kc: this.#o.kc,
+        kube: this.#o.kube,
         path: '/api/v1/namespaces',
         clock: this.#o.clock,
         log: this.#o.log,
-        list: () => listAllPages((page) => this.#o.core.listNamespace(page), this.#o.pageSize),
+        list: () => listAllPages((page) => this.#o.kube.core.listNamespace(page), this.#o.pageSize),
         onSync: (items) => {
           const listed = new Set(items.map((n) => n.metadata?.name));
           for (const name of this.#labels.keys()) if (!listed.has(name)) this.#labels.delete(name);
@@ -71,7 +68,7 @@ export class NamespaceLabelCache {
     const cached = this.#labels.get(name);
     if (cached) return cached;
     try {
-      const ns = await this.#o.core.readNamespace({ name }, signal ? withSignal(signal) : undefined);
+      const ns = await this.#o.kube.core.readNamespace({ name }, signal ? withSignal(signal) : undefined);
       return { ...ns.metadata?.labels };
     } catch (err) {
       if (isNotFound(err)) return undefined;

@@ -121,7 +121,7 @@ describe('admission webhook routes pods to the virtual node', { timeout: 300_000
   before(async () => {
     kube = await createKubeClients({ kubeconfig });
     for (const ns of [NS_POD, NS_ECI]) await kubectl('create', 'namespace', ns);
-    cache = new NamespaceLabelCache({ kc: kube.kc, core: kube.core, clock: systemClock, log });
+    cache = new NamespaceLabelCache({ kube, clock: systemClock, log });
     cacheLoop = cache.run(stop.signal);
     await cache.synced;
     const api = admissionApi(kube.kc);
@@ -252,7 +252,7 @@ describe('admission webhook routes pods to the virtual node', { timeout: 300_000
 
   test('a namespace the cache has not seen is read through from the API server', async () => {
     // Never run, so every lookup is a miss — as for a namespace created a moment ago.
-    const cold = new NamespaceLabelCache({ kc: kube.kc, core: kube.core, clock: systemClock, log });
+    const cold = new NamespaceLabelCache({ kube, clock: systemClock, log });
     const labels = await cold.get(NS_POD, AbortSignal.timeout(5_000));
     assert.equal(labels?.['kubernetes.io/metadata.name'], NS_POD);
     await assert.rejects(cold.get(NS_POD, AbortSignal.abort()), /cannot read namespace/);

@@ -14,9 +14,12 @@ export interface TestEmulator {
 }
 
 /** An ECI emulator for one test file, with its own state directory, reached over the wire. */
-export async function startTestEmulator(opts: { vSwitches?: string[] } = {}): Promise<TestEmulator> {
+export async function startTestEmulator(
+  opts: { vSwitches?: string[]; accessKeys?: { id: string; secret: string }[] } = {},
+): Promise<TestEmulator> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-emu-'));
   const emu = await startEmulator({
+    ...(opts.accessKeys ? { config: { accessKeys: opts.accessKeys } } : {}),
     port: 0,
     stateDir,
     logger: createLogger({ level: 'warn', name: 'test-emulator' }),
