@@ -4,6 +4,11 @@ import path from 'node:path';
 import { parseEciSettings, parseKubeProxy, type EciSettings } from '../config/eci-settings.ts';
 import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/node-options.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
+import {
+  leaderElectionConfig,
+  type LeaderElectionConfig,
+  type LeaderElectionFlags,
+} from './leader-config.ts';
 
 /** The process environment, as the CLI's entry point hands it down. Nothing below it reads `process.env`. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -39,6 +44,9 @@ export interface RunFlags {
   clientCaFile?: string;
 }
 
+/** Flags of `run` that the sections below parse in their own modules. */
+export type AllRunFlags = RunFlags & LeaderElectionFlags;
+
 /** Everything the controller is configured with, validated; the composition root takes nothing else. */
 export interface RunConfig {
   /** Where the cluster is: a kubeconfig file, else in-cluster (a pod's ServiceAccount), else ~/.kube/config. */
@@ -56,6 +64,8 @@ export interface RunConfig {
   metrics?: { port: number; bindAddress: string };
   logLevel: string;
   kubelet: KubeletConfig;
+  /** Absent: this process leads from the start (one replica). */
+  leaderElection?: LeaderElectionConfig;
 }
 
 /** The kubelet API on --kubelet-port (the port itself is a node setting: the Node advertises it). */
@@ -117,7 +127,7 @@ export function defaultEmulatorStateDir(home = os.homedir()): string {
  * ack-virtual-node users set with `kubectl edit deployment`); at run time the eci-profile ConfigMap
  * wins over them (see LiveConfig). Errors name the flag or variable at fault and never echo a secret.
  */
-export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
+export function resolveRunConfig(flags: AllRunFlags, env: Env): RunConfig {
   const pick = (key: Exclude<keyof RunFlags, 'approveOwnServingCsr'>): string | undefined => {
     const fromFlag = flags[key];
     if (fromFlag !== undefined) return fromFlag;
@@ -172,6 +182,7 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
         : { port: port('--metrics-port', metricsPort), bindAddress: withDefault('metricsBindAddress') },
     logLevel: logLevel(withDefault('logLevel')),
     kubelet: kubeletConfig(),
+    leaderElection: leaderElectionConfig(flags, env, node.nodeName),
   };
 
   function kubeletConfig(): KubeletConfig {

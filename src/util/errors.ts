@@ -16,6 +16,7 @@ export const ErrorCodes = {
   TIMEOUT: 'EVN_TIMEOUT',
   STATE_CORRUPT: 'EVN_STATE_CORRUPT',
   BUSY: 'EVN_BUSY',
+  LEADERSHIP_LOST: 'EVN_LEADERSHIP_LOST',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
