@@ -47,12 +47,29 @@ export async function runController(cfg: RunConfig, log: Logger, stopSignal: Abo
     for (const close of closers.reverse()) await close();
   };
   try {
+    // The node's own work (the pods bound to it, their Secrets, ConfigMaps and tokens, its Node and
+    // Lease, Events) as the node itself when asked: the Node authorizer grants exactly that, and
+    // NodeRestriction keeps it to this node. The ServiceAccount (`kube`) keeps the rest.
+    const asNode = cfg.impersonateNode
+      ? { user: `system:node:${cfg.node.nodeName}`, group: 'system:nodes' }
+      : undefined;
+    const nodeKube = asNode
+      ? await createKubeClients({
+          kubeconfig: cfg.kube.kubeconfig,
+          inCluster: cfg.kube.inCluster,
+          qps: cfg.kube.qps,
+          burst: cfg.kube.burst,
+          impersonate: asNode,
+        })
+      : kube;
+    if (nodeKube !== kube) closers.push(() => nodeKube.close());
     // Events get their own client and rate limit (kubelet: 50 QPS, burst 100), apart from status writes.
     const eventKube = await createKubeClients({
       kubeconfig: cfg.kube.kubeconfig,
       inCluster: cfg.kube.inCluster,
       qps: 50,
       burst: 100,
+      impersonate: asNode,
     });
     closers.push(() => eventKube.close());
     const events = new EventRecorder({
@@ -115,9 +132,9 @@ export async function runController(cfg: RunConfig, log: Logger, stopSignal: Abo
     }
 
     const clusterId = cfg.clusterId ?? (await defaultClusterId(kube));
-    const services = new ClusterServices(kube.core, log);
+    const services = new ClusterServices(nodeKube.core, log);
     const inputs = new PodInputsResolver({
-      refs: new RefResolver(kube.core),
+      refs: new RefResolver(nodeKube.core),
       placement,
       clusterIpAccess: () => live.profile().enableClusterIp ?? cfg.kubeProxy,
       clusterAccess: (enabled) => services.get(enabled, clock.now()),
@@ -131,7 +148,7 @@ export async function runController(cfg: RunConfig, log: Logger, stopSignal: Abo
       log,
     });
     const pods = new PodController({
-      kube,
+      kube: nodeKube,
       provider,
       inputs: (pod) => inputs.resolve(pod),
       nodeName: cfg.node.nodeName,
@@ -153,8 +170,11 @@ export async function runController(cfg: RunConfig, log: Logger, stopSignal: Abo
     });
     closers.push(() => kubelet.close());
     const node = new NodeController({
-      kube,
-      spec: toNodeSpec({ ...cfg.node, kubeletPort: kubelet.port }, KUBELET_VERSION),
+      kube: nodeKube,
+      spec: {
+        ...toNodeSpec({ ...cfg.node, kubeletPort: kubelet.port }, KUBELET_VERSION),
+        selfRegistered: asNode !== undefined,
+      },
       clock,
       log,
       events,

@@ -45,7 +45,7 @@ export interface RunFlags {
 }
 
 /** Flags of `run` that the sections below parse in their own modules. */
-export type AllRunFlags = RunFlags & LeaderElectionFlags;
+export type AllRunFlags = RunFlags & LeaderElectionFlags & { impersonateNode?: boolean };
 
 /** Everything the controller is configured with, validated; the composition root takes nothing else. */
 export interface RunConfig {
@@ -66,6 +66,12 @@ export interface RunConfig {
   kubelet: KubeletConfig;
   /** Absent: this process leads from the start (one replica). */
   leaderElection?: LeaderElectionConfig;
+  /**
+   * Pods and the Node are handled as `system:node:<node name>` (impersonated), so the Node authorizer
+   * and NodeRestriction confine those writes and reads to this node; the ServiceAccount keeps only
+   * what a node may not do (its configuration, the webhook, the leader Lease).
+   */
+  impersonateNode: boolean;
 }
 
 /** The kubelet API on --kubelet-port (the port itself is a node setting: the Node advertises it). */
@@ -183,6 +189,7 @@ export function resolveRunConfig(flags: AllRunFlags, env: Env): RunConfig {
     logLevel: logLevel(withDefault('logLevel')),
     kubelet: kubeletConfig(),
     leaderElection: leaderElectionConfig(flags, env, node.nodeName),
+    impersonateNode: flags.impersonateNode === true,
   };
 
   function kubeletConfig(): KubeletConfig {

@@ -98,6 +98,11 @@ export function registerRunCommand(program: Command, env: Env): void {
     )
     .option('--log-level <level>', `trace, debug, info, warn or error (env LOG_LEVEL; default ${D.logLevel})`)
     .option(
+      '--impersonate-node',
+      'handle pods and the Node as system:node:<node name> (impersonated): the API server then confines the ' +
+        'controller to its own Node and the pods bound to it (needs the impersonation grant in deploy/)',
+    )
+    .option(
       '--leader-elect',
       'run as one of several replicas: only the holder of a Lease writes (Node, pods, ECI); every replica ' +
         'serves the webhook and the kubelet API and keeps its caches warm',
