@@ -114,6 +114,11 @@ export class ApiHandler {
     }
   }
 
+  /** Counts a request refused before it could be read (its action unknown), for the stats. */
+  recordUnparsed(code: string): void {
+    this.record('(unparsed)', code, 0);
+  }
+
   private record(action: string, code: string, ms: number): void {
     let s = this.stats.get(action);
     if (s === undefined) {

@@ -16,7 +16,7 @@ import { type EmulatorConfig, type EmulatorConfigInput, parseEmulatorConfig } fr
 import { EmulatorCore } from './core.ts';
 import { handleExecUpgrade } from './exec.ts';
 import { cloudErrors } from './cloud-errors.ts';
-import { MAX_HEADER_BYTES, rawErrorResponse } from './wire.ts';
+import { MAX_DRAIN_BYTES, MAX_HEADER_BYTES, rawErrorResponse } from './wire.ts';
 
 /**
  * Starting and stopping the emulator, in-process (tests, the controller's `run`) or from the CLI.
@@ -98,7 +98,18 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
         ? cloudErrors.requestHeaderTooLarge(MAX_HEADER_BYTES)
         : cloudErrors.malformedRequest();
     logger.info({ status: e.status, code: e.code, parser: err.code }, 'eci request refused before parsing');
+    api.recordUnparsed(e.code);
+    // The client may still be sending the rest of its request: read and drop it (bounded), so it gets
+    // to read this answer instead of a connection reset; then the connection closes.
+    let dropped = 0;
+    socket.on('data', (d: Buffer) => {
+      dropped += d.length;
+      if (dropped > MAX_DRAIN_BYTES) socket.destroy();
+    });
+    socket.on('error', () => socket.destroy());
     socket.end(rawErrorResponse(e, hostId));
+    socket.resume();
+    setTimeout(() => socket.destroy(), 10_000).unref();
   });
   server.on('upgrade', (req, socket) => {
     if (!handleExecUpgrade(core.exec, req, socket)) socket.destroy();
