@@ -46,6 +46,8 @@ export class PodController {
   readonly #informer: PodInformer;
   #started = false;
   #synced = false;
+  /** Pods refused, by namespace/name: what the refusal judged (see refusalKey). */
+  readonly #refused = new Map<string, string>();
 
   constructor(o: PodControllerOptions) {
     this.#o = { ...o, concurrency: o.concurrency ?? 32 };
@@ -143,6 +145,7 @@ export class PodController {
     try {
       const pod = this.#informer.get(key);
       if (!pod) {
+        this.#refused.delete(key);
         await this.#o.provider.deleteStale(key, undefined, signal);
         this.#queue.forget(key);
         return;
@@ -168,6 +171,11 @@ export class PodController {
     // An instance recorded for this name but another UID belonged to a pod that is gone.
     await provider.deleteStale(key, pod.metadata?.uid, signal);
 
+    // A refusal holds for the spec it judged (a provider says so): asking again on every update of the
+    // pod — the refusal's own status write is one — would cost a cloud call each time for nothing.
+    const judged = refusalKey(pod);
+    if (this.#refused.get(key) === judged) return;
+
     let outcome = await provider.syncPod(pod, undefined, signal);
     // The second call decides afresh (and reports its own events), now with what a create needs.
     if (outcome.kind === 'needs-inputs')
@@ -181,6 +189,7 @@ export class PodController {
       case 'refused':
         this.#event(pod, 'Warning', outcome.reason, outcome.message);
         await this.#writeStatus(pod, { phase: 'Pending', reason: outcome.reason, message: outcome.message });
+        this.#refused.set(key, judged);
         this.#queue.forget(key);
         break;
       case 'retry': {
@@ -254,4 +263,13 @@ export class PodController {
 
 function abortPromise(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * What a refusal is about: the spec (its generation) and the metadata a provider reads (annotations,
+ * labels). The same key later means nothing the provider judged has changed.
+ */
+function refusalKey(pod: V1Pod): string {
+  const m = pod.metadata;
+  return JSON.stringify([m?.uid, m?.generation, m?.annotations, m?.labels]);
 }

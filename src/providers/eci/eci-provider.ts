@@ -368,7 +368,9 @@ function pendingRetry(reason: string, message: string, events: ProviderEvent[]):
 
 /** The cloud's code and message, without our prefix. */
 function cloudMessage(err: EciApiError): string {
-  return `${err.cloudCode}: ${err.message.replace(/^ECI \w+ failed: [^:]+: /, '')}`;
+  // Without the RequestId (it is in the log): a pod status that changed with every answer would make
+  // each status write trigger another reconcile, and another cloud call.
+  return `${err.cloudCode}: ${err.message.replace(/^ECI \w+ failed: [^:]+: /, '').replace(/ \(RequestId [^)]*\)$/, '')}`;
 }
 
 /**
