@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { privilegesFor } from '../config/cloud-privileges.ts';
 import { LiveConfig } from '../config/live-config.ts';
 import { toNodeSpec } from '../config/node-options.ts';
 import { createKubeClients } from '../kube/client.ts';
@@ -138,6 +139,7 @@ export async function runController(cfg: RunConfig, log: Logger, stopSignal: Abo
       placement,
       clusterIpAccess: () => live.profile().enableClusterIp ?? cfg.kubeProxy,
       clusterAccess: (enabled) => services.get(enabled, clock.now()),
+      privileges: (namespace) => privilegesFor(live.profile().cloudPrivileges, namespace),
     });
     const provider = new EciProvider({
       eci: backend.client,

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateContainerGroupRequest } from '@alicloud/eci20180808';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -77,6 +77,10 @@ test('the same pod gives the same request', () => {
 });
 
 test('annotations override placement and add ECI options', () => {
+  // The namespace's allow-list grants the vSwitches, security group and EIP the annotations pick.
+  const allowed = ctx({
+    privileges: { ramRoles: [], securityGroups: ['sg-9'], vSwitches: ['*'], eips: [], createEip: true },
+  });
   const { req } = ok(
     pod(
       {},
@@ -94,6 +98,7 @@ test('annotations override placement and add ECI options', () => {
         },
       },
     ),
+    allowed,
   );
   assert.equal(req.vSwitchId, 'vsw-x,vsw-y,vsw-z');
   assert.equal(req.scheduleStrategy, 'VSwitchRandom');
@@ -795,4 +800,49 @@ test('no Secret value appears in warnings, refusals or missing lists', () => {
   const text = JSON.stringify(r.ok ? r.warnings : 'refusal' in r ? r.refusal : r.missing);
   assert.ok(!text.includes(value));
   assert.ok(!text.includes(b64(value)));
+});
+
+describe('cloud-privilege annotations and the namespace allow-list', () => {
+  const withAnnotation = (key: string, value: string) =>
+    pod({}, { namespace: 'team-a', annotations: { [key]: value } });
+  const refused: [string, string, string][] = [
+    ['k8s.aliyun.com/eci-ram-role-name', 'admin-role', 'RAM role'],
+    ['k8s.aliyun.com/eci-security-group', 'sg-other', 'security group'],
+    ['k8s.aliyun.com/eci-vswitch', 'vsw-a,vsw-other', 'vSwitch'],
+    ['k8s.aliyun.com/eci-eip-instanceid', 'eip-123', 'EIP'],
+    ['k8s.aliyun.com/eci-with-eip', 'true', 'permission to create an EIP'],
+  ];
+  for (const [key, value, what] of refused) {
+    test(`${key}=${value} off the list is refused, naming the annotation`, () => {
+      const r = create(withAnnotation(key, value)).result;
+      assert.ok(!r.ok && 'refusal' in r, JSON.stringify(r));
+      assert.equal(r.refusal.reason, 'CloudPrivilegeNotAllowed');
+      assert.equal(r.refusal.field, `metadata.annotations['${key}']`);
+      assert.match(r.refusal.message, new RegExp(`namespace team-a.*${what}`));
+    });
+  }
+
+  test('the controller’s own vSwitches and security group need no allowance', () => {
+    ok(withAnnotation('k8s.aliyun.com/eci-vswitch', 'vsw-b,vsw-a'));
+    ok(withAnnotation('k8s.aliyun.com/eci-security-group', 'sg-1'));
+  });
+
+  test('listed values are allowed; * allows any', () => {
+    const c = ctx({
+      privileges: {
+        ramRoles: ['oss-reader'],
+        securityGroups: ['*'],
+        vSwitches: [],
+        eips: ['eip-123'],
+        createEip: false,
+      },
+    });
+    assert.equal(
+      ok(withAnnotation('k8s.aliyun.com/eci-ram-role-name', 'oss-reader'), c).req.ramRoleName,
+      'oss-reader',
+    );
+    ok(withAnnotation('k8s.aliyun.com/eci-security-group', 'sg-any'), c);
+    ok(withAnnotation('k8s.aliyun.com/eci-eip-instanceid', 'eip-123'), c);
+    assert.ok(!create(withAnnotation('k8s.aliyun.com/eci-ram-role-name', 'admin-role'), c).result.ok);
+  });
 });

@@ -49,6 +49,7 @@ export const RefusalReasons = {
   INVALID_SPEC: 'InvalidPodSpec',
   INVALID_QUANTITY: 'InvalidQuantity',
   INVALID_PORT: 'InvalidPort',
+  CLOUD_PRIVILEGE: 'CloudPrivilegeNotAllowed',
 } as const;
 
 export type RefusalReason = (typeof RefusalReasons)[keyof typeof RefusalReasons];
