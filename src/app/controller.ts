@@ -32,7 +32,17 @@ export const KUBELET_VERSION = `v1.34.0-eci-virtual-node.${pkg.version}`;
  * until `signal` aborts, and closes what it opened. The CLI parses flags and signals; nothing here
  * reads the process environment.
  */
-export async function runController(cfg: RunConfig, log: Logger, stopSignal: AbortSignal): Promise<void> {
+export async function runController(
+  cfg: RunConfig,
+  log: Logger,
+  stopSignal: AbortSignal,
+  /** Where the AccessKey goes once known, so the logger masks it wherever it would appear. */
+  secrets: Set<string> = new Set(),
+): Promise<void> {
+  const remember = (c: { accessKeyId: string; accessKeySecret: string } | undefined) => {
+    if (c) for (const v of [c.accessKeyId, c.accessKeySecret]) secrets.add(v);
+  };
+  if (cfg.eci.mode === 'cloud') remember(cfg.eci.credentials);
   const clock = systemClock;
   // Everything stops on the caller's signal, or when this replica loses the leadership it held.
   const stopAll = new AbortController();
@@ -97,6 +107,7 @@ export async function runController(cfg: RunConfig, log: Logger, stopSignal: Abo
       profileRef: cfg.eciProfile,
     });
     await live.load();
+    remember(live.credentials());
     const backend = await openEciBackend({
       settings: cfg.eci,
       secretCredentials: cfg.eci.mode === 'cloud' && !cfg.eci.credentials ? live.credentials() : undefined,
@@ -108,6 +119,7 @@ export async function runController(cfg: RunConfig, log: Logger, stopSignal: Abo
     closers.push(() => backend.close());
     if (backend.mode === 'cloud') {
       live.onCredentialsChange((c) => {
+        remember(c);
         if (c) backend.client.setCredentials(c);
         else log.error('the AccessKey secret lost its keys; keeping the last AccessKey until it is restored');
       });

@@ -126,7 +126,10 @@ export function registerRunCommand(program: Command, env: Env): void {
     )
     .action(async (flags: AllRunFlags) => {
       const cfg = resolveRunConfig(flags, env);
-      const log = createLogger({ level: cfg.logLevel });
+      // Values known to be secret, masked wherever they would appear in a log line; the controller
+      // adds the AccessKey it reads from the cluster (and a rotated one) as it learns them.
+      const secrets = new Set<string>();
+      const log = createLogger({ level: cfg.logLevel, secrets: () => secrets });
       const stop = new AbortController();
       // SIGTERM stops the loops and leaves the Node and every pod as they are: a restart is a gap in
       // heartbeats, not a node going away.
@@ -137,7 +140,7 @@ export function registerRunCommand(program: Command, env: Env): void {
         });
       }
       try {
-        await runController(cfg, log, stop.signal);
+        await runController(cfg, log, stop.signal, secrets);
       } catch (err) {
         // Leadership lost: everything was stopped; should a handle still hold the loop, exit anyway
         // so the Deployment restarts this replica as a standby.

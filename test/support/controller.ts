@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,8 +31,18 @@ export class ControllerProcess {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.on('data', (b: Buffer) => (this.#log += b.toString()));
-    child.stderr?.on('data', (b: Buffer) => (this.#log += b.toString()));
+    // Kept for the run's secret scan too (test/global-setup.ts), when the runner set a directory.
+    const dir = process.env.ECI_VN_E2E_OUTPUT_DIR;
+    const file = dir
+      ? createWriteStream(path.join(dir, `controller-${process.pid}-${child.pid}.log`))
+      : undefined;
+    const keep = (b: Buffer) => {
+      this.#log += b.toString();
+      file?.write(b);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.once('exit', () => file?.end());
     this.#child = child;
   }
 
