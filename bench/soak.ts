@@ -8,6 +8,7 @@
 //   node bench/soak.ts                      # the full run: 2,000 pods, 20 kills (~10 minutes)
 //   node bench/soak.ts --pods 60 --kills 3  # the CI size (.ci/run)
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -60,6 +61,20 @@ interface PodTrack {
   gone?: number;
 }
 
+/** The controller process running now, for the watchdog. */
+let liveController: ControllerProcess | undefined;
+
+// The bound holds even if a step hangs: past it, clean up what we started and exit.
+const watchdog = setTimeout(
+  () => {
+    say(`time bound of ${args['timeout-s']} s (+5 min) passed; giving up`);
+    liveController?.signal('SIGKILL');
+    void clusterDown({ name: args.cluster, purge: true }).finally(() => process.exit(2));
+  },
+  (Number(args['timeout-s']) + 300) * 1000,
+);
+watchdog.unref();
+
 async function main(): Promise<void> {
   say(
     `soak: ${PODS} pods, ${KILLS} controller kills, throttle ${args['throttle-rate']}, 5xx ${args['error-rate']}`,
@@ -103,6 +118,7 @@ async function main(): Promise<void> {
   ];
   let controller = new ControllerProcess(controllerArgs);
   controller.start(env);
+  liveController = controller;
   const stop = new AbortController();
   const failures: string[] = [];
   const summary: Record<string, unknown> = {};
@@ -218,6 +234,7 @@ async function main(): Promise<void> {
         const at = performance.now();
         controller = new ControllerProcess(controllerArgs);
         controller.start(env);
+        liveController = controller;
         const ready = await waitReady(metricsPort).then(() => performance.now() - at);
         restarts.push({ kind: 'controller kill -9', at, readyMs: ready });
         say(
@@ -360,35 +377,60 @@ async function restartApiserver(cluster: ClusterInfo): Promise<ClusterInfo> {
   const pid = cluster.pids['kube-apiserver'];
   const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
   process.kill(pid, 'SIGKILL');
-  while (
-    await readFile(`/proc/${pid}/stat`, 'utf8').then(
-      (s) => !s.includes(') Z '),
-      () => false,
-    )
-  )
+  const until = Date.now() + 120_000;
+  // Gone, and its port free: a new one started sooner fails to bind and exits.
+  while ((await alive(pid)) || (await portOpen(cluster.ports.apiserver))) {
+    if (Date.now() > until) throw new Error('kube-apiserver did not go away after SIGKILL');
     await delay(100);
-  const restarted = await startDetached({
-    name: 'kube-apiserver',
-    binary: cmd[0]!,
-    args: cmd.slice(1),
-    cwd: cluster.stateDir,
-    logFile: `${cluster.logsDir}/kube-apiserver.log`,
-    pidFile: `${cluster.stateDir}/run/kube-apiserver.pid`,
-  });
+  }
   const kube = await createKubeClients({ kubeconfig: cluster.kubeconfig });
   try {
-    for (;;) {
-      const ok = await kube.core.listNamespace({ limit: 1 }).then(
-        () => true,
-        () => false,
-      );
-      if (ok) break;
-      await delay(200);
+    for (let attempt = 1; ; attempt++) {
+      const restarted = await startDetached({
+        name: 'kube-apiserver',
+        binary: cmd[0]!,
+        args: cmd.slice(1),
+        cwd: cluster.stateDir,
+        logFile: `${cluster.logsDir}/kube-apiserver.log`,
+        pidFile: `${cluster.stateDir}/run/kube-apiserver.pid`,
+      });
+      while ((await alive(restarted.pid)) && Date.now() < until) {
+        if (
+          await kube.core.listNamespace({ limit: 1 }).then(
+            () => true,
+            () => false,
+          )
+        ) {
+          return { ...cluster, pids: { ...cluster.pids, 'kube-apiserver': restarted.pid } };
+        }
+        await delay(200);
+      }
+      if (Date.now() > until || attempt >= 5)
+        throw new Error('kube-apiserver did not come back within 120 s');
+      say(`kube-apiserver exited at start (attempt ${attempt}); starting it again`);
+      await delay(1000);
     }
   } finally {
     await kube.close();
   }
-  return { ...cluster, pids: { ...cluster.pids, 'kube-apiserver': restarted.pid } };
+}
+
+async function alive(pid: number): Promise<boolean> {
+  return readFile(`/proc/${pid}/stat`, 'utf8').then(
+    (s) => !s.includes(') Z '),
+    () => false,
+  );
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
 }
 
 /** etcd's v3 JSON gateway: read the current revision, compact everything before it. */
