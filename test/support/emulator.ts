@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EmulatorAdminClient } from '../../src/emulator/admin-client.ts';
+import type { EmulatorConfigInput } from '../../src/emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.ts';
 import { createLogger } from '../../src/util/log.ts';
 
@@ -15,11 +16,16 @@ export interface TestEmulator {
 
 /** An ECI emulator for one test file, with its own state directory, reached over the wire. */
 export async function startTestEmulator(
-  opts: { vSwitches?: string[]; accessKeys?: { id: string; secret: string }[] } = {},
+  opts: {
+    vSwitches?: string[];
+    accessKeys?: { id: string; secret: string }[];
+    /** More emulator configuration (timings, runtime), merged in. */
+    config?: EmulatorConfigInput;
+  } = {},
 ): Promise<TestEmulator> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-emu-'));
   const emu = await startEmulator({
-    ...(opts.accessKeys ? { config: { accessKeys: opts.accessKeys } } : {}),
+    config: { ...opts.config, ...(opts.accessKeys ? { accessKeys: opts.accessKeys } : {}) },
     port: 0,
     stateDir,
     logger: createLogger({ level: 'warn', name: 'test-emulator' }),
