@@ -13,7 +13,7 @@ import { ADMIN_PREFIX, AdminHandler } from './admin.ts';
 import { ApiHandler } from './api.ts';
 import { type EmulatorConfig, type EmulatorConfigInput, parseEmulatorConfig } from './config.ts';
 import { EmulatorCore } from './core.ts';
-import { handleExecUpgrade } from './exec.ts';
+import { ExecServer } from './exec.ts';
 
 /**
  * Starting and stopping the emulator, in-process (tests, the controller's `run`) or from the CLI.
@@ -84,8 +84,9 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     server = createHttpServer(onRequest);
   }
   server.keepAliveTimeout = 65_000;
-  server.on('upgrade', (req, socket) => {
-    if (!handleExecUpgrade(core.exec, req, socket)) socket.destroy();
+  const execServer = new ExecServer({ sessions: core.exec, start: (s) => core.startExec(s), logger });
+  server.on('upgrade', (req, socket, head: Buffer) => {
+    if (!execServer.handleUpgrade(req, socket, head)) socket.destroy();
   });
 
   try {
@@ -130,6 +131,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     core,
     close() {
       closing ??= (async () => {
+        execServer.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
