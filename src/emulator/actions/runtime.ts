@@ -109,7 +109,7 @@ export const runtimeActions: Record<string, ActionDef> = {
   DescribeContainerGroupMetric: {
     params: [...COMMON_ACTION_PARAMS, 'ContainerGroupId', 'StartTime', 'EndTime', 'Period'],
     regionRequired: true,
-    handle(ctx) {
+    async handle(ctx) {
       const p = ctx.params;
       const g = ctx.core.getGroup(p.requiredString('ContainerGroupId'));
       const periodText = p.string('Period');
@@ -127,16 +127,16 @@ export const runtimeActions: Record<string, ActionDef> = {
       const records: Record<string, unknown>[] = [];
       const running = g.startedAt !== undefined;
       const stop = g.status === 'Running' ? Math.min(end, ctx.now) : Math.min(end, g.changedAt);
-      const record = (t: number) => {
-        const sample = ctx.core.runtime.sample(g, t);
+      const record = async (t: number) => {
+        const sample = await ctx.core.runtime.sample(g, t);
         if (sample !== undefined) records.push(metricRecord(g, sample, 'single'));
       };
       if (running) {
         for (let t = Math.ceil(start / step) * step; t <= stop; t += step) {
-          if (t >= g.startedAt!) record(t);
+          if (t >= g.startedAt!) await record(t);
         }
         // A group younger than one period still shows its current sample, as a monitor would.
-        if (records.length === 0 && stop >= g.startedAt! && stop >= start) record(stop);
+        if (records.length === 0 && stop >= g.startedAt! && stop >= start) await record(stop);
       }
       return { ContainerGroupId: g.id, Records: records };
     },
@@ -145,7 +145,7 @@ export const runtimeActions: Record<string, ActionDef> = {
   DescribeMultiContainerGroupMetric: {
     params: [...COMMON_ACTION_PARAMS, 'ContainerGroupIds', 'MetricType'],
     regionRequired: true,
-    handle(ctx) {
+    async handle(ctx) {
       const p = ctx.params;
       const ids = p.jsonStrings('ContainerGroupIds', 20);
       if (ids === undefined) throw cloudErrors.missingParameter('ContainerGroupIds');
@@ -154,13 +154,15 @@ export const runtimeActions: Record<string, ActionDef> = {
         throw cloudErrors.invalidParameter('MetricType', 'Valid values: summary.');
       }
       return {
-        MonitorDatas: groupsByIds(ctx, ids).map((g) => {
-          const sample = g.status === 'Running' ? ctx.core.runtime.sample(g, ctx.now) : undefined;
-          return {
-            ContainerGroupId: g.id,
-            Records: sample === undefined ? [] : [metricRecord(g, sample, 'multi')],
-          };
-        }),
+        MonitorDatas: await Promise.all(
+          groupsByIds(ctx, ids).map(async (g) => {
+            const sample = g.status === 'Running' ? await ctx.core.runtime.sample(g, ctx.now) : undefined;
+            return {
+              ContainerGroupId: g.id,
+              Records: sample === undefined ? [] : [metricRecord(g, sample, 'multi')],
+            };
+          }),
+        ),
       };
     },
   },

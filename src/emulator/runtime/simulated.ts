@@ -66,7 +66,7 @@ export class SimulatedRuntime implements Runtime {
       .join('');
   }
 
-  sample(g: GroupRecord, t: number): GroupSample | undefined {
+  async sample(g: GroupRecord, t: number): Promise<GroupSample | undefined> {
     return g.startedAt !== undefined && t >= g.startedAt ? simulatedSample(g, t) : undefined;
   }
 

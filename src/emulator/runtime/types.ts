@@ -117,7 +117,7 @@ export interface Runtime {
   /** Runs a command to completion and returns its standard output (ExecContainerCommand Sync=true). */
   execSync(g: GroupRecord, container: string, command: string[]): Promise<string>;
   /** Resource use at `t` (epoch ms); undefined when the group was not running then. */
-  sample(g: GroupRecord, t: number): GroupSample | undefined;
+  sample(g: GroupRecord, t: number): Promise<GroupSample | undefined>;
   /**
    * On demand (admin API): the container's current run ends now with `exitCode`. True when the
    * runtime does it itself (process); false when the lifecycle should plan the exit (simulated).
