@@ -290,6 +290,7 @@ export class AdminHandler {
       faults: c.faults.list(),
       quotasEnabled: c.quotas.enabled,
       journal: c.store.journal?.stats,
+      runtime: c.runtime.describe(),
       memory: process.memoryUsage(),
     };
   }

@@ -52,6 +52,8 @@ export interface Run {
   entry?: number;
   /** Set when the runtime stops the run on purpose (its exit is not news to the record). */
   stopping: boolean;
+  /** Its end has been told to the record (or needs not be). */
+  reported: boolean;
   /** The admin API ended the run: report this instead of what the process says. */
   override?: { exitCode: number; reason?: string; message?: string };
 }
@@ -64,6 +66,8 @@ const SIGNALS: Record<string, number> = {
   SIGTERM: 15,
   SIGSEGV: 11,
 };
+
+const UNSHARE_SIGKILL = 'unshare: sigprocmask unblock failed: Invalid argument';
 
 export function exitCodeOf(code: number | null, sig: NodeJS.Signals | null): ExitInfo {
   if (code !== null) return { exitCode: code };
@@ -227,10 +231,20 @@ export async function startRun(
   close(streams.stdout.write, () => undefined);
   close(streams.stderr.write, () => undefined);
   const writer = new LogWriter(logFile, { maxBytes: o.logMaxBytes, now: o.now });
+  let sigkilled = false;
   const read = (fd: number, name: 'stdout' | 'stderr') =>
     new Promise<void>((resolve) => {
       const sock = new net.Socket({ fd, readable: true, writable: false });
-      sock.on('data', (d: Buffer) => writer.write(name, d));
+      sock.on('data', (d: Buffer) => {
+        // util-linux 2.38 unshare cannot pass on its child's SIGKILL (it may not reset SIGKILL's
+        // handler), says so and exits 1: that line is the runtime's, not the container's.
+        if (name === 'stderr' && d.includes(UNSHARE_SIGKILL)) {
+          sigkilled = true;
+          d = Buffer.from(d.toString('utf8').replace(`${UNSHARE_SIGKILL}\n`, ''));
+          if (d.length === 0) return;
+        }
+        writer.write(name, d);
+      });
       sock.once('close', () => resolve());
       sock.once('error', () => resolve());
     });
@@ -249,7 +263,15 @@ export async function startRun(
       const timeout = new Promise((r) => setTimeout(r, 2000).unref());
       void Promise.race([drained, timeout])
         .then(() => writer.close())
-        .then(() => resolve(spawnError !== undefined ? { exitCode: 128 } : exitCodeOf(code, sig)));
+        .then(() =>
+          resolve(
+            spawnError !== undefined
+              ? { exitCode: 128 }
+              : sigkilled && code === 1
+                ? { exitCode: 137, signal: 9 }
+                : exitCodeOf(code, sig),
+          ),
+        );
     });
   });
   const pid = child.pid ?? -1;
@@ -271,6 +293,7 @@ export async function startRun(
     exited,
     done: false,
     stopping: false,
+    reported: false,
   };
   void exited.then(() => (runRec.done = true));
   // Started means running its entrypoint: the setup (mounts) is done, exec can enter it.

@@ -62,6 +62,12 @@ import { CONTAINER_INIT } from './scripts.ts';
  */
 
 const SAMPLE_EVERY_MS = 15_000;
+/**
+ * Sandboxes and container starts under way at once. Each start forks a handful of host processes
+ * (spawning from a large Node process costs the event loop), so a burst of creates is worked off a
+ * few at a time, keeping the API responsive.
+ */
+const START_SLOTS = 6;
 const SAMPLES_KEPT = 240;
 const DEFAULT_GRACE_SECONDS = 30;
 const STOP_GRACE_MS = 2000;
@@ -93,6 +99,26 @@ export interface ProcessRuntimeOptions {
   logMaxBytes: number;
 }
 
+/** At most `n` holders at once; the rest wait in order. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.free++;
+    }
+  }
+}
+
 export class ProcessRuntime implements Runtime {
   readonly kind = 'process' as const;
   private readonly ctx: RuntimeContext;
@@ -104,6 +130,7 @@ export class ProcessRuntime implements Runtime {
   private host!: RuntimeHost;
   private stopped = false;
   private sampler: NodeJS.Timeout | undefined;
+  private readonly slots = new Slots(START_SLOTS);
 
   constructor(o: ProcessRuntimeOptions) {
     this.ctx = o.ctx;
@@ -228,7 +255,7 @@ export class ProcessRuntime implements Runtime {
       case 'ScheduleFailed':
         return;
       case 'Pending':
-        return this.pending(s, g);
+        return this.slots.run(() => this.pending(s, g));
       case 'Running':
         return this.running(s, g);
       case 'Restarting':
@@ -256,7 +283,10 @@ export class ProcessRuntime implements Runtime {
   private async ensureSandbox(s: GroupState, g: GroupRecord): Promise<Sandbox | undefined> {
     if (s.sandbox !== undefined) return s.sandbox;
     try {
-      s.sandbox = await createSandbox(this.ctx, g);
+      s.sandbox =
+        g.status === 'Pending'
+          ? await createSandbox(this.ctx, g)
+          : await this.slots.run(() => createSandbox(this.ctx, g));
       s.sandboxFailures = 0;
       return s.sandbox;
     } catch (err) {
@@ -363,7 +393,8 @@ export class ProcessRuntime implements Runtime {
       const rec = g.initContainers[i];
       if (rec === undefined || (rec.state === 'Terminated' && rec.exitCode === 0)) continue;
       const live = s.runs.get(spec.name);
-      if (live !== undefined && !live.done) return;
+      // Running, or ended with its exit not told yet: wait for that.
+      if (live !== undefined && !live.reported) return;
       if (rec.state === 'Running') {
         // Its process is gone without a word (the emulator restarted): run it again.
         this.host.update(s.id, (r, now) => observeLost(r, spec.name, now, this.host.settings));
@@ -409,6 +440,8 @@ export class ProcessRuntime implements Runtime {
       const live = s.runs.get(spec.name);
       const alive = live !== undefined && !live.done;
       if (rec.state === 'Running') {
+        // Its run ended and the exit is on its way to the record: nothing to do yet.
+        if (live !== undefined && live.startTime === rec.startTime && !live.reported) continue;
         if (!alive || live.startTime !== rec.startTime) {
           if (alive) await this.stopRunOf(s, spec.name, 0);
           this.host.update(s.id, (r, now) => observeLost(r, spec.name, now, this.host.settings));
@@ -423,7 +456,7 @@ export class ProcessRuntime implements Runtime {
       if (rec.state === 'Waiting') {
         const images = this.ensureImages(s, g);
         if (images === undefined) return;
-        await this.launch(s, g, spec, false, images.get(spec.image)!, sandbox);
+        await this.slots.run(() => this.launch(s, g, spec, false, images.get(spec.image)!, sandbox));
       }
     }
   }
@@ -492,6 +525,16 @@ export class ProcessRuntime implements Runtime {
   }
 
   private async onExit(s: GroupState, run: Run, exit: ExitInfo): Promise<void> {
+    try {
+      await this.reportExit(s, run, exit);
+    } finally {
+      run.reported = true;
+      if (s.runs.get(run.container) === run) s.runs.delete(run.container);
+      this.kick(s);
+    }
+  }
+
+  private async reportExit(s: GroupState, run: Run, exit: ExitInfo): Promise<void> {
     this.stopProbers(s, run.container);
     if (this.stopped || run.stopping) return;
     const oom = (await this.ctx.cgroups.oomKills(run.cgroup).catch(() => 0)) > run.oomBefore;
@@ -513,7 +556,6 @@ export class ProcessRuntime implements Runtime {
         this.host.settings,
       );
     });
-    this.kick(s);
   }
 
   private startProbers(s: GroupState, name: string): void {
@@ -577,6 +619,7 @@ export class ProcessRuntime implements Runtime {
     run.stopping = true;
     this.stopProbers(s, name);
     await stopRun(run, graceMs);
+    run.reported = true;
     if (s.runs.get(name) === run) s.runs.delete(name);
   }
 
