@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseEciSettings, parseKubeProxy, type EciSettings } from '../config/eci-settings.ts';
 import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/node-options.ts';
+import { RUNTIME_CHOICES, type RuntimeChoice } from '../emulator/config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 
 /** The process environment, as the CLI's entry point hands it down. Nothing below it reads `process.env`. */
@@ -21,6 +22,7 @@ export interface RunFlags {
   zone?: string;
   clusterId?: string;
   emulatorStateDir?: string;
+  emulatorRuntime?: string;
   eciProfile?: string;
   webhookPort?: string;
   webhookEndpoint?: string;
@@ -51,6 +53,8 @@ export interface RunConfig {
   kubeProxy: boolean;
   eciQuotaMultiplier: number;
   emulatorStateDir: string;
+  /** What runs the embedded emulator's containers. */
+  emulatorRuntime: RuntimeChoice;
   eciProfile: { namespace: string; name: string };
   webhook?: { port: number; endpoint: string; name: string };
   metrics?: { port: number; bindAddress: string };
@@ -157,6 +161,7 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
     kubeProxy: parseKubeProxy(env),
     eciQuotaMultiplier: number('--eci-quota-multiplier', withDefault('eciQuotaMultiplier'), 0.01),
     emulatorStateDir: pick('emulatorStateDir') ?? defaultEmulatorStateDir(),
+    emulatorRuntime: runtimeChoice(pick('emulatorRuntime') ?? 'auto'),
     eciProfile: namespacedName('--eci-profile', withDefault('eciProfile')),
     webhook:
       webhookPort === undefined
@@ -203,6 +208,16 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
       metricsCacheMs: 10_000,
     };
   }
+}
+
+function runtimeChoice(value: string): RuntimeChoice {
+  if (!(RUNTIME_CHOICES as readonly string[]).includes(value)) {
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `--emulator-runtime: must be one of ${RUNTIME_CHOICES.join(', ')} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value as RuntimeChoice;
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
