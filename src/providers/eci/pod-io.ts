@@ -117,18 +117,22 @@ export class EciPodIO implements PodIOProvider {
     const stop = () => session.abort();
     signal.addEventListener('abort', stop, { once: true });
     try {
-      const output = this.#pollOutput(ref, io, session.signal);
-      let input: Promise<SessionResult> | undefined;
+      // Input ends when the client's stdin does; the session goes on (as kubelet's attach does) until
+      // the container stops or the client leaves.
       if (io.stdin) {
-        // A shell that copies our stdin into the main process's stdin.
-        input = this.exec(
+        void this.exec(
           ref,
           ['sh', '-c', 'cat > /proc/1/fd/0'],
           { tty: false, stdin: io.stdin },
           session.signal,
-        );
+        )
+          .then((r) => {
+            if ('error' in r && !session.signal.aborted)
+              this.#o.log.warn({ pod: podName(ref.pod), err: r.error }, 'attach input failed');
+          })
+          .catch(() => undefined);
       }
-      const ended = await Promise.race([output, ...(input ? [input] : [])]);
+      const ended = await this.#pollOutput(ref, io, session.signal);
       return ended ?? { exitCode: 0 };
     } finally {
       session.abort();

@@ -184,6 +184,7 @@ export async function startRun(
   await pruneLogs(path.dirname(logFile));
   const initScript = path.join(ctx.runtimeDir, 'bin', 'container-init.sh');
   const streams = await fifoStreams(ctx, dir);
+  const stdin = spec.stdin === true ? await stdinFifo(ctx, dir) : undefined;
   const child = spawn(
     ctx.busybox,
     [
@@ -221,7 +222,7 @@ export async function startRun(
     ],
     {
       detached: true,
-      stdio: ['ignore', streams.stdout.write, streams.stderr.write],
+      stdio: [stdin ?? 'ignore', streams.stdout.write, streams.stderr.write],
       env: identity.env,
       cwd: '/',
     },
@@ -230,6 +231,7 @@ export async function startRun(
   // process it started) is gone.
   close(streams.stdout.write, () => undefined);
   close(streams.stderr.write, () => undefined);
+  if (stdin !== undefined) close(stdin, () => undefined);
   const writer = new LogWriter(logFile, { maxBytes: o.logMaxBytes, now: o.now });
   let sigkilled = false;
   const read = (fd: number, name: 'stdout' | 'stderr') =>
@@ -324,6 +326,16 @@ async function fifoStreams(
     return { read, write };
   };
   return { stdout: await pair(out), stderr: await pair(err) };
+}
+
+/**
+ * A container asked for `stdin: true` reads a FIFO, opened read-write so it never sees end-of-file
+ * while it runs; whoever opens /proc/1/fd/0 for writing (an attach, by exec) feeds its stdin.
+ */
+async function stdinFifo(ctx: RuntimeContext, dir: string): Promise<number> {
+  const f = path.join(dir, 'stdin.fifo');
+  await run(ctx.busybox, ['mkfifo', '-m', '0600', f]);
+  return openFd(f, constants.O_RDWR);
 }
 
 /**
