@@ -305,11 +305,12 @@ async function start(
     });
     say(`default ServiceAccount present (${seconds(Date.now() - t)})`);
     // metrics.k8s.io for `kubectl top` and HPAs: metrics-server, registered through the aggregation layer.
-    const ms = await bringUp('metrics-server');
+    // Its RBAC first: metrics-server reads the front proxy's CA from kube-system when it starts.
     const tm = Date.now();
     const caPem = (await readFile(pki.ca.cert)).toString();
     for (const o of metricsApiObjects(metricsServerPort(ports), caPem))
       await apply(base, admin, o.path, o.body);
+    const ms = await bringUp('metrics-server');
     say(`waiting for the aggregation layer to reach metrics-server (APIService ${METRICS_APISERVICE})`);
     await waitUntil(`APIService ${METRICS_APISERVICE} Available`, ms, timeoutMs, opts.signal, async () => {
       const a = await probe(
