@@ -43,8 +43,8 @@ export interface EciPodIOOptions {
  * resource usage from DescribeMultiContainerGroupMetric in batches of 20.
  *
  * Attach: ECI has no attach API. A session writes stdin to the main process by running
- * `cat > /proc/1/fd/0` in the container (needs `sh` and `cat` in the image and a container started
- * with `stdin: true`), and its output is the container's log, polled. A TTY attach is refused.
+ * `dd of=/proc/1/fd/0` in the container (needs `dd` in the image and a container started with
+ * `stdin: true`), and its output is the container's log, polled. A TTY attach is refused.
  */
 export class EciPodIO implements PodIOProvider {
   readonly #o: EciPodIOOptions;
@@ -122,7 +122,8 @@ export class EciPodIO implements PodIOProvider {
       if (io.stdin) {
         void this.exec(
           ref,
-          ['sh', '-c', 'cat > /proc/1/fd/0'],
+          // dd, not cat: busybox cat copies with sendfile(), which holds pipe input until end-of-file.
+          ['dd', 'of=/proc/1/fd/0', 'bs=65536'],
           { tty: false, stdin: io.stdin },
           session.signal,
         )
