@@ -157,6 +157,7 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
         ready: () => node.ready && pods.started,
         watchRestarts: () => kube.watchStats.restarts(),
         watchRelists: () => kube.watchStats.relists(),
+        logPollers: () => kubelet.follow.pollers,
       });
       closers.push(() => metrics.close());
     }

@@ -44,14 +44,33 @@ const pod: V1Pod = {
 
 const LINES: LogLine[] = [1, 2, 3, 4, 5].map((i) => ({ time: stamp(i), text: `line ${i}` }));
 
+/** A running container whose log grows during a test (stamped with the real clock). */
+const live: V1Pod = {
+  metadata: { name: 'live', namespace: 'shop', uid: 'uid-2' },
+  spec: { containers: [{ name: 'app', image: 'busybox' }] },
+  status: {
+    phase: 'Running',
+    containerStatuses: [
+      { name: 'app', image: 'busybox', imageID: '', ready: true, restartCount: 0, state: { running: {} } },
+    ],
+  },
+};
+const LIVE: LogLine[] = [];
+const writeLive = (text: string) =>
+  LIVE.push({ time: new Date().toISOString().replace('Z', '000000Z'), text });
+
 let echo: net.Server;
 let echoPort = 0;
 
 const provider: PodIOProvider = {
-  async containerLogs(_ref, read) {
+  async containerLogs(ref, read) {
     if (read.previous)
       throw new ProductError(ErrorCodes.INVALID_INPUT, 'previous terminated container "app" not found');
-    return LINES;
+    if (ref.pod.metadata?.name !== 'live') return LINES;
+    // Like ECI: lines at or after `since` (millisecond grain), the last `tailLines` of them.
+    const since = read.since ?? 0;
+    const after = LIVE.filter((l) => Date.parse(`${l.time.slice(0, 23)}Z`) >= since);
+    return read.tailLines === undefined ? after : after.slice(Math.max(0, after.length - read.tailLines));
   },
   async exec(_ref, command, io) {
     const [cmd, ...args] = command;
@@ -124,7 +143,11 @@ before(async () => {
         access: { verb: 'get', subresource: 'proxy' },
       }),
     },
-    pods: { get: (ns, name) => (ns === 'shop' && name === 'web' ? pod : undefined), list: () => [pod] },
+    pods: {
+      get: (ns, name) =>
+        ns !== 'shop' ? undefined : name === 'web' ? pod : name === 'live' ? live : undefined,
+      list: () => [pod],
+    },
     provider,
     follow: new LogFollowHub({ clock: systemClock, log, callsPerMinute: 300 }),
     usage: new UsageReader({
@@ -272,6 +295,47 @@ describe('logs', () => {
     const r = await get('/containerLogs/shop/web/app?previous=true');
     assert.equal(r.status, 400);
     assert.match(r.body, /previous terminated container/);
+  });
+});
+
+describe('logs -f', () => {
+  /** Follows for `ms`, writing `during` lines meanwhile; resolves with what arrived. */
+  async function follow(query: string, before: string[], during: string[], ms = 1800): Promise<string> {
+    for (const l of before) writeLive(l);
+    await new Promise((r) => setTimeout(r, 5));
+    return new Promise((resolve, reject) => {
+      let got = '';
+      const req = https.get(
+        `${base}/containerLogs/shop/live/app?follow=true&${query}`,
+        { rejectUnauthorized: false },
+        (res) => {
+          res.on('data', (c: Buffer) => (got += c.toString()));
+        },
+      );
+      req.on('error', reject);
+      setTimeout(() => during.forEach(writeLive), 300);
+      setTimeout(() => {
+        req.destroy();
+        resolve(got);
+      }, ms);
+    });
+  }
+
+  test('--tail=0 shows nothing already written, then every new line once', async () => {
+    assert.equal(await follow('tailLines=0', ['old a', 'old b'], ['new 1', 'new 2']), 'new 1\nnew 2\n');
+  });
+
+  test('a sinceTime after everything written shows only what comes next', async () => {
+    LIVE.length = 0;
+    writeLive('before since');
+    await new Promise((r) => setTimeout(r, 20));
+    const since = new Date().toISOString();
+    assert.equal(await follow(`sinceTime=${since}`, [], ['after since']), 'after since\n');
+  });
+
+  test('the last lines, then what follows, with no line twice', async () => {
+    LIVE.length = 0;
+    assert.equal(await follow('tailLines=1', ['x', 'y'], ['z']), 'y\nz\n');
   });
 });
 
