@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import { clusterDown, clusterUp, type ClusterInfo } from '../src/cluster/controlplane.ts';
 import { pickFreePorts } from '../src/cluster/ports.ts';
+import type { RuntimeChoice } from '../src/emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../src/emulator/server.ts';
 import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
 import { createKubeClients, type KubeClients } from '../src/kube/client.ts';
@@ -41,6 +42,8 @@ export interface BenchStackOptions {
   keepCluster: boolean;
   /** Extra `run` flags. */
   controllerArgs?: string[];
+  /** What runs the emulator's containers (default: its configuration's default). */
+  runtime?: RuntimeChoice;
 }
 
 export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack> {
@@ -52,6 +55,7 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     port: 0,
     stateDir,
     config: { quotas: { enabled: false } },
+    ...(o.runtime ? { runtime: o.runtime } : {}),
     logger: createLogger({ level: 'warn', name: 'bench-emulator' }),
   });
   const kube = await createKubeClients({ kubeconfig: cluster.kubeconfig, qps: 1000, burst: 1000 });
@@ -62,6 +66,11 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     '--node-name',
     o.node,
     '--node-ip',
+    '127.0.0.1',
+    // The kubelet API on any free loopback port: several controllers share this machine.
+    '--kubelet-port',
+    '0',
+    '--kubelet-bind-address',
     '127.0.0.1',
     '--metrics-port',
     String(metricsPort),

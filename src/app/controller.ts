@@ -112,6 +112,7 @@ export async function runController(
       settings: cfg.eci,
       secretCredentials: cfg.eci.mode === 'cloud' && !cfg.eci.credentials ? live.credentials() : undefined,
       emulatorStateDir: cfg.emulatorStateDir,
+      emulatorRuntime: cfg.emulatorRuntime,
       quotaMultiplier: cfg.eciQuotaMultiplier,
       clock,
       log,
@@ -204,6 +205,7 @@ export async function runController(
         ready: () => (elector && !elector.isLeading() ? pods.synced : node.ready && pods.started),
         watchRestarts: () => kube.watchStats.restarts(),
         watchRelists: () => kube.watchStats.relists(),
+        logPollers: () => kubelet.follow.pollers,
       });
       closers.push(() => metrics.close());
     }

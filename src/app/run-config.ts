@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseEciSettings, parseKubeProxy, type EciSettings } from '../config/eci-settings.ts';
 import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/node-options.ts';
+import { RUNTIME_CHOICES, type RuntimeChoice } from '../emulator/config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import {
   leaderElectionConfig,
@@ -26,6 +27,7 @@ export interface RunFlags {
   zone?: string;
   clusterId?: string;
   emulatorStateDir?: string;
+  emulatorRuntime?: string;
   eciProfile?: string;
   webhookPort?: string;
   webhookEndpoint?: string;
@@ -59,6 +61,8 @@ export interface RunConfig {
   kubeProxy: boolean;
   eciQuotaMultiplier: number;
   emulatorStateDir: string;
+  /** What runs the embedded emulator's containers. */
+  emulatorRuntime: RuntimeChoice;
   eciProfile: { namespace: string; name: string };
   webhook?: { port: number; endpoint: string; name: string };
   metrics?: { port: number; bindAddress: string };
@@ -173,6 +177,7 @@ export function resolveRunConfig(flags: AllRunFlags, env: Env): RunConfig {
     kubeProxy: parseKubeProxy(env),
     eciQuotaMultiplier: number('--eci-quota-multiplier', withDefault('eciQuotaMultiplier'), 0.01),
     emulatorStateDir: pick('emulatorStateDir') ?? defaultEmulatorStateDir(),
+    emulatorRuntime: runtimeChoice(pick('emulatorRuntime') ?? 'auto'),
     eciProfile: namespacedName('--eci-profile', withDefault('eciProfile')),
     webhook:
       webhookPort === undefined
@@ -221,6 +226,16 @@ export function resolveRunConfig(flags: AllRunFlags, env: Env): RunConfig {
       metricsCacheMs: 10_000,
     };
   }
+}
+
+function runtimeChoice(value: string): RuntimeChoice {
+  if (!(RUNTIME_CHOICES as readonly string[]).includes(value)) {
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `--emulator-runtime: must be one of ${RUNTIME_CHOICES.join(', ')} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value as RuntimeChoice;
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

@@ -9,6 +9,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { clusterDown, clusterUp } from '../cluster/controlplane.ts';
 import type { Env } from '../app/run-config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
+import type { RuntimeChoice } from '../emulator/config.ts';
+import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-flag.ts';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/eci-virtual-node.js', import.meta.url));
@@ -17,6 +19,7 @@ const CLUSTER = { name: 'demo' };
 interface DemoFlags {
   keep: boolean;
   kubectl: string;
+  emulatorRuntime: RuntimeChoice;
 }
 
 /**
@@ -32,8 +35,10 @@ export function registerDemoCommand(program: Command, env: Env): void {
     )
     .option('--keep', 'leave everything running after the demo (stop with Ctrl-C)', false)
     .option('--kubectl <path>', 'kubectl binary', env.KUBECTL ?? 'kubectl')
+    .option('--emulator-runtime <runtime>', EMULATOR_RUNTIME_HELP, parseRuntimeChoice, 'auto')
     .action(async (flags: DemoFlags) => {
       const step = (s: string) => process.stdout.write(`\n==> ${s}\n`);
+      const runtime = await demoRuntime(flags.emulatorRuntime);
       step('starting a fresh local Kubernetes control plane (cluster "demo")');
       await clusterDown({ ...CLUSTER, env, purge: true });
       const cluster = await clusterUp({ ...CLUSTER, env });
@@ -74,12 +79,19 @@ export function registerDemoCommand(program: Command, env: Env): void {
           cluster.kubeconfig,
           '--node-ip',
           '127.0.0.1',
+          // The kubelet API on any free loopback port: several controllers share this machine.
+          '--kubelet-port',
+          '0',
+          '--kubelet-bind-address',
+          '127.0.0.1',
           '--emulator-state-dir',
           stateDir,
           '--webhook-port',
           '0',
           '--webhook-endpoint',
           'local',
+          '--emulator-runtime',
+          runtime,
         ],
         logFile,
       );
@@ -118,6 +130,11 @@ export function registerDemoCommand(program: Command, env: Env): void {
         await kubectl('run', 'nginx', '--image', 'nginx', '-l', 'alibabacloud.com/eci=true');
         await until('the pod to be Running', runningPod('default'));
         await kubectl('get', 'pod', '-o', 'wide');
+        if (runtime === 'process') {
+          const ip = await quiet('get', 'pod', 'nginx', '-o', 'jsonpath={.status.podIP}');
+          step(`the container group runs a real nginx: its page, fetched from this machine at the pod IP`);
+          process.stdout.write(`$ curl http://${ip}/\n${await fetchPage(`http://${ip}/`)}\n`);
+        }
 
         step('method 2 of the install guide: label the namespace alibabacloud.com/eci=true');
         await kubectl('create', 'ns', 'vk');
@@ -146,7 +163,16 @@ export function registerDemoCommand(program: Command, env: Env): void {
         }
         const cleanup = await startController(
           env,
-          ['cleanup', '--kubeconfig', cluster.kubeconfig, '--emulator-state-dir', stateDir, '--force'],
+          [
+            'cleanup',
+            '--kubeconfig',
+            cluster.kubeconfig,
+            '--emulator-state-dir',
+            stateDir,
+            '--emulator-runtime',
+            runtime,
+            '--force',
+          ],
           logFile,
           true,
         );
@@ -155,6 +181,40 @@ export function registerDemoCommand(program: Command, env: Env): void {
       }
       step('done: both pods ran as ECI container groups on the virtual node, and nothing is left behind');
     });
+}
+
+/**
+ * The runtime the demo's emulator uses: the process runtime wherever it can run (the demo shows a real
+ * nginx page), else the simulation, saying why.
+ */
+async function demoRuntime(choice: RuntimeChoice): Promise<'process' | 'simulated'> {
+  if (choice !== 'auto') return choice;
+  const { processSupport } = await import('../emulator/runtime/select.ts');
+  const support = await processSupport();
+  if ('reason' in support) {
+    process.stdout.write(
+      `note: the ECI emulator will simulate containers (no real nginx page): the process runtime cannot run here: ${support.reason}\n`,
+    );
+    return 'simulated';
+  }
+  return 'process';
+}
+
+/** The page at `url`, waiting (up to a minute) for the server in the pod to answer. */
+async function fetchPage(url: string): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      return `HTTP ${res.status} ${res.statusText}\n${await res.text()}`;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new ProductError(ErrorCodes.TIMEOUT, `no answer from ${url}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      await delay(500);
+    }
+  }
 }
 
 /** Runs a subcommand of this binary on the embedded default; `show` passes its stdout through. */

@@ -10,6 +10,7 @@ import {
 import { LEADER_DEFAULTS } from '../app/leader-config.ts';
 import { ErrorCodes, hasCode } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
+import { EMULATOR_RUNTIME_HELP } from './emulator-runtime-flag.ts';
 
 /** `run`: flags in, signals to an AbortSignal; the controller itself is src/app/controller.ts. */
 export function registerRunCommand(program: Command, env: Env): void {
@@ -71,6 +72,7 @@ export function registerRunCommand(program: Command, env: Env): void {
       '--emulator-state-dir <dir>',
       `state directory of the embedded ECI emulator (default ${defaultEmulatorStateDir()})`,
     )
+    .option('--emulator-runtime <runtime>', `${EMULATOR_RUNTIME_HELP} (default auto)`)
     .option('--eci-profile <namespace/name>', `the hot-reloaded profile ConfigMap (default ${D.eciProfile})`)
     .option(
       '--webhook-port <port>',

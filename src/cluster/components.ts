@@ -47,6 +47,11 @@ export function kubeconfigFiles(ctx: ComponentContext): { path: string; content:
       ctx.pki.certs['controller-manager'],
     ),
     entry(componentKubeconfigPath(ctx.paths, 'kube-scheduler'), 'kube-scheduler', ctx.pki.certs.scheduler),
+    entry(
+      componentKubeconfigPath(ctx.paths, 'metrics-server'),
+      'metrics-server',
+      ctx.pki.certs['metrics-server'],
+    ),
   ];
 }
 
@@ -165,7 +170,31 @@ export function componentArgs(component: ComponentName, ctx: ComponentContext): 
         '--leader-elect=false',
       ];
     }
+    case 'metrics-server': {
+      const kubeconfig = componentKubeconfigPath(paths, component);
+      return [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        `--bind-address=${LOOPBACK}`,
+        `--secure-port=${metricsServerPort(ports)}`,
+        `--tls-cert-file=${certs['metrics-server-serving'].cert}`,
+        `--tls-private-key-file=${certs['metrics-server-serving'].key}`,
+        // Scrapes kubelets (the virtual node's kubelet API) where their Node says, verifying them
+        // with the cluster CA that signs kubelet serving certificates.
+        '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+        '--kubelet-use-node-status-port',
+        `--kubelet-certificate-authority=${pki.ca.cert}`,
+        '--metric-resolution=15s',
+      ];
+    }
   }
+}
+
+/** metrics-server's port; state files older than it have none until the next `up` picks one. */
+export function metricsServerPort(ports: ClusterPorts): number {
+  if (ports.metricsServer === undefined) throw new Error('no metrics-server port in the cluster state');
+  return ports.metricsServer;
 }
 
 /** Where the component serves (the API for etcd and kube-apiserver, health for the others). */
@@ -179,6 +208,8 @@ export function componentEndpoint(component: ComponentName, ports: ClusterPorts)
       return `https://${LOOPBACK}:${ports.controllerManager}`;
     case 'kube-scheduler':
       return `https://${LOOPBACK}:${ports.scheduler}`;
+    case 'metrics-server':
+      return `https://${LOOPBACK}:${ports.metricsServer ?? 0}`;
   }
 }
 
@@ -187,6 +218,8 @@ const HEALTH_PATH: Record<ComponentName, string> = {
   'kube-apiserver': '/readyz',
   'kube-controller-manager': '/healthz',
   'kube-scheduler': '/healthz',
+  // /readyz waits for a first scrape of every node, which may never come on a cluster without one.
+  'metrics-server': '/livez',
 };
 
 export interface HealthCheck {

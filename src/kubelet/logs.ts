@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
-import { cursorAfter, normalizeStamp } from '../providers/log-cursor.ts';
+import { cursorAfter, normalizeStamp, type LogCursor } from '../providers/log-cursor.ts';
 import type { ContainerRef, LogLine, PodIOProvider } from '../providers/provider.ts';
 import type { Clock } from '../util/clock.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
@@ -53,6 +53,15 @@ export function selectLines(lines: readonly LogLine[], opts: LogOptions): LogLin
   return out;
 }
 
+/**
+ * Where a follower starts: after the newest line the first read returned; with none returned, at
+ * `since` (an empty answer means nothing from then on exists yet, not that older lines are new).
+ */
+export function startCursor(lines: readonly LogLine[], opts: LogOptions): LogCursor {
+  if (lines.length > 0 || opts.since === undefined) return cursorAfter(lines);
+  return { time: normalizeStamp(new Date(opts.since).toISOString())!, atTime: 0 };
+}
+
 /** A line as the client asked for it: with the kubelet's fixed-width timestamp, or without. */
 export function renderLine(l: LogLine, timestamps: boolean): string {
   return timestamps && l.time ? `${l.time} ${l.text}\n` : `${l.text}\n`;
@@ -75,9 +84,10 @@ export async function serveContainerLogs(
   const namespace = ref.pod.metadata?.namespace ?? '';
   const name = ref.pod.metadata?.name ?? '';
   const run = runOf(ref.pod, ref.container);
+  // With --tail=0 the newest line is still read (and not shown): a follower starts after it.
   const lines = await ctx.provider.containerLogs(
     ref,
-    { previous: opts.previous, tailLines: opts.tailLines, since: opts.since },
+    { previous: opts.previous, tailLines: opts.tailLines === 0 ? 1 : opts.tailLines, since: opts.since },
     signal,
   );
   let budget = opts.limitBytes ?? Infinity;
@@ -121,7 +131,7 @@ export async function serveContainerLogs(
           return now.running && now.restartCount === run.restartCount;
         },
       },
-      cursorAfter(lines),
+      startCursor(lines, opts),
       {
         lines: (ls) => {
           if (!write(ls)) finish();

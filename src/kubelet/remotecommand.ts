@@ -193,8 +193,8 @@ function spdySessionOf(
   conn.once('close', () => gone.abort());
   const error = streams.get('error')!;
   const resizeStream = streams.get('resize');
-  // Our side of streams the client only writes to is finished at once, as Go's server never writes them.
-  for (const t of ['stdin', 'resize']) streams.get(t)?.end();
+  // Our side of stdin and resize stays open until the session ends: Go's client takes our FIN on
+  // stdin for "the command is done" and half-closes its own side, losing what it sends after.
   return {
     protocol,
     stdin: streams.get('stdin'),
@@ -209,7 +209,7 @@ function spdySessionOf(
         if (text) error.write(text);
       }
       await Promise.all(
-        ['stdout', 'stderr', 'error'].map(
+        ['stdout', 'stderr', 'error', 'stdin', 'resize'].map(
           (t) =>
             new Promise<void>((r) => {
               const s = streams.get(t);

@@ -15,6 +15,8 @@ export interface MetricsSources {
   /** Watch restarts and relists, keyed as `WatchStats` keys them (resource and reason). */
   watchRestarts: () => ReadonlyMap<string, number>;
   watchRelists: () => ReadonlyMap<string, number>;
+  /** Containers whose log is being polled for `kubectl logs -f` (one poller each, however many follow). */
+  logPollers?: () => number;
 }
 
 /**
@@ -88,6 +90,17 @@ export async function startMetricsServer(
       this.set(src.groups());
     },
   });
+  if (src.logPollers) {
+    const read = src.logPollers;
+    new Gauge({
+      name: 'eci_virtual_node_log_pollers',
+      help: 'Containers whose log is polled for kubectl logs -f (one poller per container)',
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
   const server = http.createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(

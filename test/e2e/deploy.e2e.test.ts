@@ -6,14 +6,19 @@
 // namespaces and on a node name no other test uses, and removed afterwards.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import type tls from 'node:tls';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CoreV1Event, V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Container, V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
+import { issueServingCert } from '../../src/cluster/controlplane.ts';
 import { parseAllDocuments } from 'yaml';
 import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
@@ -48,9 +53,12 @@ function kubectlIn(input: string, ...args: string[]): Promise<string> {
   });
 }
 
-/** The manifests `kubectl apply -f deploy/ --recursive` reads: .yaml, .yml and .json files. */
+/**
+ * The manifests `kubectl apply -f deploy/` reads: .yaml, .yml and .json files of the directory itself.
+ * Subdirectories (deploy/optional/) are applied only on purpose, by name.
+ */
 async function manifestFiles(): Promise<string[]> {
-  const entries = await readdir(deployDir, { recursive: true, withFileTypes: true });
+  const entries = await readdir(deployDir, { withFileTypes: true });
   return entries
     .filter((e) => e.isFile() && /\.(ya?ml|json)$/.test(e.name))
     .map((e) => path.join(e.parentPath, e.name))
@@ -80,6 +88,41 @@ function controllerContainer(d: V1Deployment): V1Container {
   return c;
 }
 
+async function portFree(port: number): Promise<boolean> {
+  const srv = net.createServer();
+  return new Promise((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A GET over TLS; resolves with the status and the server's certificate, rejects on any failure. */
+function httpsGet(
+  port: number,
+  pathname: string,
+  files: { ca?: string; cert?: string; key?: string },
+): Promise<{ status: number; peer: tls.PeerCertificate }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: pathname,
+        agent: false,
+        ...(files.ca ? { ca: readFileSync(files.ca) } : { rejectUnauthorized: false }),
+        ...(files.cert ? { cert: readFileSync(files.cert), key: readFileSync(files.key!) } : {}),
+      },
+      (res) => {
+        const peer = (res.socket as tls.TLSSocket).getPeerCertificate();
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, peer }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function freePort(): Promise<number> {
   const srv = net.createServer();
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
@@ -89,8 +132,8 @@ async function freePort(): Promise<number> {
 }
 
 describe('deploy/ manifests', () => {
-  test('kubectl apply --dry-run=server -f deploy/ --recursive accepts every object and applies no secret', async () => {
-    const out = await kubectl('apply', '--dry-run=server', '-f', deployDir, '--recursive', '-o', 'name');
+  test('kubectl apply --dry-run=server -f deploy/ accepts every object and applies no secret', async () => {
+    const out = await kubectl('apply', '--dry-run=server', '-f', deployDir, '-o', 'name');
     const applied = out.trim().split('\n').sort();
     const expected = (await allObjects())
       .map((o) => {
@@ -182,9 +225,23 @@ describe('deploy/ manifests', () => {
     assert.match(c.image ?? '', /(^|\/)eci-virtual-node:0\.1\.0$/);
     const command = c.command ?? [];
     assert.deepEqual(command.slice(0, 2), ['eci-virtual-node', 'run']);
-    assert.ok(command.includes('--metrics-port=10255'));
+    // Every declared port is served: metrics, the kubelet API and the routing webhook.
+    for (const flag of ['--metrics-port=10255', '--kubelet-port=10250', '--webhook-port=9443']) {
+      assert.ok(command.includes(flag), `the command passes ${flag}`);
+    }
     assert.ok(command.includes('--leader-elect'), 'one writer among the replicas');
     assert.ok(command.includes('--impersonate-node'), 'pods and the Node handled as the node itself');
+    // The kubelet API's certificate: a mounted Secret when there is one, else a CSR kept in --cert-dir.
+    const tlsVolume = pod.volumes?.find((v) => v.name === 'kubelet-tls');
+    assert.deepEqual(tlsVolume?.secret, { secretName: 'ack-virtual-node-kubelet-tls', optional: true });
+    const mount = c.volumeMounts?.find((m) => m.name === 'kubelet-tls');
+    assert.ok(command.includes(`--tls-cert-file=${mount?.mountPath}/tls.crt`));
+    assert.ok(command.includes(`--tls-private-key-file=${mount?.mountPath}/tls.key`));
+    const state = c.volumeMounts?.find((m) => m.name === 'state')?.mountPath;
+    assert.ok(
+      command.some((a) => a.startsWith(`--cert-dir=${state}/`)),
+      '--cert-dir is on the writable state volume',
+    );
     assert.deepEqual(Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort])), {
       kubelet: 10250,
       metrics: 10255,
@@ -340,7 +397,6 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
   const as = `system:serviceaccount:kube-system:${sa}`;
   let rbac: K8sObject[] = [];
   let tmp = '';
-  let saKubeconfig = '';
 
   before(async () => {
     const objects = await loadObjects(path.join(deployDir, '00-rbac.yaml'));
@@ -374,28 +430,6 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     }
     await kubectl('label', 'namespace', NS_RESTRICTED, 'pod-security.kubernetes.io/enforce=restricted');
     await kubectlIn(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }), 'apply', '-f', '-');
-    // A kubeconfig holding only the ServiceAccount's token: what the in-cluster controller has.
-    const token = (await kubectl('-n', 'kube-system', 'create', 'token', sa, '--duration=1h')).trim();
-    const admin = await json<{ clusters: { cluster: Record<string, string> }[] }>(
-      'config',
-      'view',
-      '--raw',
-      '--minify',
-      '--flatten',
-    );
-    saKubeconfig = path.join(tmp, 'sa.kubeconfig');
-    await writeFile(
-      saKubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'test', cluster: admin.clusters[0]!.cluster }],
-        users: [{ name: sa, user: { token } }],
-        contexts: [{ name: sa, context: { cluster: 'test', user: sa } }],
-        'current-context': sa,
-      }),
-      { mode: 0o600 },
-    );
   });
 
   after(async () => {
@@ -411,6 +445,32 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     }
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
+
+  /** A kubeconfig holding only the ServiceAccount's token: what the in-cluster controller has. */
+  async function serviceAccountKubeconfig(): Promise<string> {
+    const token = (await kubectl('-n', 'kube-system', 'create', 'token', sa, '--duration=1h')).trim();
+    const admin = await json<{ clusters: { cluster: Record<string, string> }[] }>(
+      'config',
+      'view',
+      '--raw',
+      '--minify',
+      '--flatten',
+    );
+    const file = path.join(tmp, 'sa.kubeconfig');
+    await writeFile(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: admin.clusters[0]!.cluster }],
+        users: [{ name: sa, user: { token } }],
+        contexts: [{ name: sa, context: { cluster: 'test', user: sa } }],
+        'current-context': sa,
+      }),
+      { mode: 0o600 },
+    );
+    return file;
+  }
 
   /** `kubectl auth can-i` as the controller: true for "yes", false for "no", throws on anything else. */
   const canI = (args: string[]) =>
@@ -456,10 +516,18 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     ['create', 'leases', '-n', 'kube-system'],
     ['get', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
     ['update', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
-    // kubelet API authn/authz delegation, and the client CA it trusts
+    // kubelet API authn/authz delegation
     ['create', 'tokenreviews'],
     ['create', 'subjectaccessreviews'],
+    // the kubelet API's client CA (src/kubelet/client-ca.ts)
     ['get', 'configmaps/extension-apiserver-authentication', '-n', 'kube-system'],
+    ['list', 'configmaps/extension-apiserver-authentication', '-n', 'kube-system'],
+    ['watch', 'configmaps/extension-apiserver-authentication', '-n', 'kube-system'],
+    // the kubelet API's serving certificate, requested from the cluster (src/kubelet/serving-cert.ts)
+    ['create', 'certificatesigningrequests'],
+    ['get', 'certificatesigningrequests'],
+    ['list', 'certificatesigningrequests'],
+    ['watch', 'certificatesigningrequests'],
   ];
 
   // Least privilege: what the ServiceAccount must not have, not even for its own node (that is the
@@ -509,6 +577,9 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     ['impersonate', 'serviceaccounts'],
     ['impersonate', 'userextras/scopes'],
     ['*', '*'],
+    // approving its own serving CSR is opt-in (deploy/optional/approve-own-serving-csr.yaml)
+    ['update', 'certificatesigningrequests', '--subresource=approval'],
+    ['delete', 'certificatesigningrequests'],
   ];
 
   test('kubectl auth can-i: yes to every API the controller calls', async () => {
@@ -520,6 +591,29 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     );
   });
 
+  /**
+   * Whether the controller may approve CSRs for `signer`. Signers are not a discoverable resource, so
+   * `kubectl auth can-i` cannot name them: a SubjectAccessReview asks the authorizer directly.
+   */
+  async function mayApprove(signer: string): Promise<boolean> {
+    const review = {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: as,
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+        resourceAttributes: {
+          group: 'certificates.k8s.io',
+          resource: 'signers',
+          name: signer,
+          verb: 'approve',
+        },
+      },
+    };
+    const out = await kubectlIn(JSON.stringify(review), 'create', '-f', '-', '-o', 'json');
+    return (JSON.parse(out) as { status?: { allowed?: boolean } }).status?.allowed === true;
+  }
+
   test('kubectl auth can-i: no to what it does not need', async () => {
     const answers = await Promise.all(denied.map(canI));
     assert.deepEqual(
@@ -527,6 +621,7 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
       [],
       'grants beyond least privilege',
     );
+    assert.equal(await mayApprove('kubernetes.io/kubelet-serving'), false, 'approving its own CSR is opt-in');
   });
 
   test('the controller pod passes Pod Security "restricted"', async () => {
@@ -555,6 +650,7 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     let eci: TestEmulator | undefined;
     let controller: ControllerProcess | undefined;
     try {
+      const saKubeconfig = await serviceAccountKubeconfig();
       await kubectl('delete', 'node', NODE, '--ignore-not-found', '--wait=true');
       const emu = await startTestEmulator();
       eci = emu;
@@ -705,6 +801,7 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
 
   test('probe matrix: real requests as the ServiceAccount and as the node it acts as', async () => {
     const OTHER = `${NODE}-other`;
+    const saKubeconfig = await serviceAccountKubeconfig();
     const node = ['--as', `system:node:${NODE}`, '--as-group', 'system:nodes'];
     /** One request with the controller's own credentials; 'allowed' or 'forbidden' (anything else throws). */
     const probe = (args: string[], input?: string) =>
@@ -927,6 +1024,172 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
       await kubectl('-n', 'kube-system', 'delete', 'lease', `probe-${id}`, '--ignore-not-found').catch(
         () => undefined,
       );
+    }
+  });
+  test('deploy/optional/approve-own-serving-csr.yaml grants approving kubelet-serving CSRs, and nothing more', async () => {
+    const file = path.join(deployDir, 'optional', 'approve-own-serving-csr.yaml');
+    assert.ok(!(await manifestFiles()).includes(file), 'not applied by kubectl apply -f deploy/');
+    const objects = (await loadObjects(file)).map((o) => {
+      const c = structuredClone(o);
+      c.metadata.name = rename(c.metadata.name);
+      const roleRef = c.roleRef as { name: string } | undefined;
+      if (roleRef) roleRef.name = rename(roleRef.name);
+      for (const sub of (c.subjects as { name: string }[] | undefined) ?? []) sub.name = rename(sub.name);
+      return c;
+    });
+    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
+    await kubectlIn(list, 'apply', '-f', '-');
+    try {
+      assert.equal(await canI(['update', 'certificatesigningrequests', '--subresource=approval']), true);
+      assert.equal(await mayApprove('kubernetes.io/kubelet-serving'), true);
+      assert.equal(await mayApprove('kubernetes.io/kube-apiserver-client'), false);
+      assert.equal(await canI(['delete', 'certificatesigningrequests']), false);
+    } finally {
+      await kubectlIn(list, 'delete', '--ignore-not-found', '-f', '-');
+    }
+  });
+
+  test('started with exactly the Deployment’s command, the controller answers on every port it declares', async () => {
+    const d = await controllerDeployment();
+    const c = controllerContainer(d);
+    const args = c.command!.slice(2);
+    const ports: Record<string, number> = Object.fromEntries(
+      (c.ports ?? []).map((p) => [p.name ?? '', p.containerPort]),
+    );
+    for (const [name, port] of Object.entries(ports)) {
+      assert.ok(await portFree(port), `port ${port} (${name}) is free on this machine for the test`);
+    }
+    // The node the renamed RBAC lets this ServiceAccount act as (--impersonate-node) and elect for.
+    const node = NODE;
+    let eci: TestEmulator | undefined;
+    let child: ChildProcess | undefined;
+    let log = '';
+    // The pod's volumes, at the paths the manifest mounts them, in a mount namespace of the
+    // controller's own: an empty state directory, and the Secret holding a serving certificate the
+    // cluster CA signed for the pod IP (what an operator would put in ack-virtual-node-kubelet-tls).
+    const mountOf = (volume: string) => c.volumeMounts!.find((m) => m.name === volume)!.mountPath;
+    const tlsDir = mountOf('kubelet-tls');
+    const stateDir = mountOf('state');
+    // Mount points made on this machine for the test, removed afterwards (the topmost one each).
+    const created: string[] = [];
+    try {
+      for (const dir of [tlsDir, stateDir]) {
+        let top = dir;
+        while (!existsSync(path.dirname(top))) top = path.dirname(top);
+        if (!existsSync(dir)) {
+          await mkdir(dir, { recursive: true });
+          created.push(top);
+        }
+      }
+      const secret = path.join(tmp, 'kubelet-tls');
+      await mkdir(secret, { recursive: true });
+      const clusterState = path.dirname(path.dirname(process.env.ECI_VN_TEST_CA!));
+      const serving = await issueServingCert(clusterState, node, ['127.0.0.1']);
+      await copyFile(serving.cert, path.join(secret, 'tls.crt'));
+      await copyFile(serving.key, path.join(secret, 'tls.key'));
+      eci = await startTestEmulator({ runtime: 'simulated' });
+      // What the pod's environment holds (the ECI settings point at the emulator as if it were the
+      // cloud), its ServiceAccount's credentials, and its IP (the downward API's status.podIP).
+      const env = {
+        ...process.env,
+        ...eci.env,
+        KUBECONFIG: await serviceAccountKubeconfig(),
+        VKUBELET_POD_IP: '127.0.0.1',
+        VKUBELET_NODE_NAME: node,
+      };
+      const script =
+        `mount -t tmpfs -o size=256m tmpfs "$1" && mount --bind "$2" "$3" && shift 3 && ` +
+        `exec "${process.execPath}" "${path.join(root, 'bin', 'eci-virtual-node.js')}" run "$@"`;
+      child = spawn(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          '--',
+          'sh',
+          '-c',
+          script,
+          'sh',
+          stateDir,
+          secret,
+          tlsDir,
+          ...args,
+        ],
+        { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child.stdout?.on('data', (b: Buffer) => (log += b.toString()));
+      child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
+      const fail = (err: Error) => {
+        throw new Error(`${err.message}\ncontroller output:\n${log}`);
+      };
+      await waitFor(
+        'metrics /healthz',
+        async () => (await fetch(`http://127.0.0.1:${ports.metrics}/healthz`)).ok,
+        {
+          timeoutMs: 90_000,
+        },
+      ).catch(fail);
+      // The kubelet API: the Secret's certificate, and the API server's client certificate admitted.
+      const pki = path.dirname(process.env.ECI_VN_TEST_CA!);
+      const kubeletAnswer = await waitFor(
+        'kubelet API /healthz',
+        () =>
+          httpsGet(ports.kubelet!, '/healthz', {
+            ca: process.env.ECI_VN_TEST_CA!,
+            cert: path.join(pki, 'apiserver-kubelet-client.crt'),
+            key: path.join(pki, 'apiserver-kubelet-client.key'),
+          }),
+        { timeoutMs: 60_000 },
+      ).catch(fail);
+      assert.equal(kubeletAnswer.status, 200);
+      assert.equal(
+        kubeletAnswer.peer.fingerprint256,
+        new X509Certificate(await readFile(serving.cert)).fingerprint256,
+      );
+      assert.match(log, /kubelet API serving certificate from --tls-cert-file/);
+      // The webhook, on its HTTPS port.
+      const webhook = await waitFor('webhook /healthz', () => httpsGet(ports.webhook!, '/healthz', {}), {
+        timeoutMs: 60_000,
+      }).catch(fail);
+      assert.equal(webhook.status, 200);
+      const n = await json<V1Node>('get', 'node', node);
+      assert.equal(n.status?.daemonEndpoints?.kubeletEndpoint?.Port, ports.kubelet);
+      assert.deepEqual(n.status?.addresses, [{ type: 'InternalIP', address: '127.0.0.1' }]);
+    } finally {
+      if (child && child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      await eci?.close();
+      await kubectl('delete', 'node', node, '--ignore-not-found').catch(() => undefined);
+      await kubectl('-n', 'kube-node-lease', 'delete', 'lease', node, '--ignore-not-found').catch(
+        () => undefined,
+      );
+      await kubectl(
+        '-n',
+        'kube-system',
+        'delete',
+        'lease',
+        `eci-virtual-node-${node}`,
+        '--ignore-not-found',
+      ).catch(() => undefined);
+      // What the controller registers for the in-cluster webhook: removed, so no other test's pods meet it.
+      await kubectl('delete', 'mutatingwebhookconfiguration', 'eci-virtual-node', '--ignore-not-found').catch(
+        () => undefined,
+      );
+      await kubectl(
+        '-n',
+        'kube-system',
+        'delete',
+        'secret',
+        'eci-virtual-node-webhook-tls',
+        '--ignore-not-found',
+      ).catch(() => undefined);
+      // Only empty mount points were made here; removing them must not reach into anything else.
+      for (const dir of created.reverse()) {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
   });
 });

@@ -43,8 +43,8 @@ export interface EciPodIOOptions {
  * resource usage from DescribeMultiContainerGroupMetric in batches of 20.
  *
  * Attach: ECI has no attach API. A session writes stdin to the main process by running
- * `cat > /proc/1/fd/0` in the container (needs `sh` and `cat` in the image and a container started
- * with `stdin: true`), and its output is the container's log, polled. A TTY attach is refused.
+ * `dd of=/proc/1/fd/0` in the container (needs `dd` in the image and a container started with
+ * `stdin: true`), and its output is the container's log, polled. A TTY attach is refused.
  */
 export class EciPodIO implements PodIOProvider {
   readonly #o: EciPodIOOptions;
@@ -117,18 +117,23 @@ export class EciPodIO implements PodIOProvider {
     const stop = () => session.abort();
     signal.addEventListener('abort', stop, { once: true });
     try {
-      const output = this.#pollOutput(ref, io, session.signal);
-      let input: Promise<SessionResult> | undefined;
+      // Input ends when the client's stdin does; the session goes on (as kubelet's attach does) until
+      // the container stops or the client leaves.
       if (io.stdin) {
-        // A shell that copies our stdin into the main process's stdin.
-        input = this.exec(
+        void this.exec(
           ref,
-          ['sh', '-c', 'cat > /proc/1/fd/0'],
+          // dd, not cat: busybox cat copies with sendfile(), which holds pipe input until end-of-file.
+          ['dd', 'of=/proc/1/fd/0', 'bs=65536'],
           { tty: false, stdin: io.stdin },
           session.signal,
-        );
+        )
+          .then((r) => {
+            if ('error' in r && !session.signal.aborted)
+              this.#o.log.warn({ pod: podName(ref.pod), err: r.error }, 'attach input failed');
+          })
+          .catch(() => undefined);
       }
-      const ended = await Promise.race([output, ...(input ? [input] : [])]);
+      const ended = await this.#pollOutput(ref, io, session.signal);
       return ended ?? { exitCode: 0 };
     } finally {
       session.abort();
