@@ -168,8 +168,14 @@ describe('the kubelet API: logs, exec, attach, port-forward, top', { timeout: 1_
   });
 
   test('the serving certificate comes from a CSR approved as the Node Event says; the API server verifies it', async () => {
+    // The controller's log names the CSR it made (earlier runs' Events about this node may linger).
+    const csrName = await waitFor(
+      'the CSR named in the log',
+      async () => /waiting for approval: kubectl certificate approve (\S+?)"/.exec(controller.output)?.[1],
+      { timeoutMs: 60_000 },
+    );
     const ev = await waitFor(
-      'ServingCertificateRequested event on the Node',
+      'a ServingCertificateRequested Event on the Node naming it',
       async () => {
         const list = await json<{ items: CoreV1Event[] }>(
           '-n',
@@ -179,13 +185,16 @@ describe('the kubelet API: logs, exec, attach, port-forward, top', { timeout: 1_
           '--field-selector',
           `involvedObject.name=${NODE},reason=ServingCertificateRequested`,
         );
-        return list.items[0];
+        return list.items.find((e) => e.message?.includes(`kubectl certificate approve ${csrName}`));
       },
       { timeoutMs: 60_000 },
     );
     const cmd = /Approve it with: (kubectl certificate approve \S+)/.exec(ev.message ?? '')?.[1];
-    assert.ok(cmd, `the Event says how to approve: ${ev.message}`);
-    const csrName = cmd.split(' ').at(-1)!;
+    assert.equal(
+      cmd,
+      `kubectl certificate approve ${csrName}`,
+      `the Event says how to approve: ${ev.message}`,
+    );
     const csr = await json<{ spec: { signerName: string; usages: string[] } }>('get', 'csr', csrName);
     assert.equal(csr.spec.signerName, 'kubernetes.io/kubelet-serving');
     assert.match(
