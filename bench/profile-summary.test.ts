@@ -179,4 +179,9 @@ test('CPU profile: self time per function, idle left out of the shares', () => {
       ['(anonymous) (node_modules/undici/lib/a.js:1)', 0.5, 0.5 / 3.5],
     ],
   );
+  const withoutUndici = topSelfTime(profile, 5, { exclude: /undici/ });
+  assert.deepEqual(
+    withoutUndici.map((t) => [t.fn, t.share]),
+    [['reconcile (/x/src/pods/pod-controller.ts:10)', 1]],
+  );
 });

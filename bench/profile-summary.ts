@@ -41,8 +41,12 @@ function shortUrl(url: string): string {
   return p.startsWith(ROOT) ? path.relative(ROOT, p) : p;
 }
 
-/** The `top` functions by self time, from a `.cpuprofile` (sample time deltas summed per function). */
-export function topSelfTime(profile: CpuProfile, top = 10): SelfTime[] {
+/**
+ * The `top` functions by self time, from a `.cpuprofile` (sample time deltas summed per function).
+ * Shares are of the samples where the thread was not idle; functions matching `exclude` are left out
+ * of the list and of the shares.
+ */
+export function topSelfTime(profile: CpuProfile, top = 10, opts: { exclude?: RegExp } = {}): SelfTime[] {
   const nameOf = new Map<number, string>();
   for (const n of profile.nodes) {
     const f = n.callFrame;
@@ -56,9 +60,9 @@ export function topSelfTime(profile: CpuProfile, top = 10): SelfTime[] {
     const fn = nameOf.get(samples[i]!) ?? '(unknown)';
     us.set(fn, (us.get(fn) ?? 0) + Math.max(0, deltas[i] ?? 0));
   }
-  const busy = [...us].reduce((a, [fn, t]) => (fn === '(idle)' ? a : a + t), 0);
-  return [...us]
-    .filter(([fn]) => fn !== '(idle)')
+  const counted = [...us].filter(([fn]) => fn !== '(idle)' && !opts.exclude?.test(fn));
+  const busy = counted.reduce((a, [, t]) => a + t, 0);
+  return counted
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([fn, t]) => ({ fn, ms: t / 1000, share: busy > 0 ? t / busy : 0 }));
