@@ -55,7 +55,7 @@ const { values: args } = parseArgs({
     'delete-timeout-s': { type: 'string', default: '300' },
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
-    cluster: { type: 'string', default: 'race' },
+    cluster: { type: 'string', default: 'bench-race' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -68,7 +68,7 @@ const USAGE = `usage: npm run race -- [options]
   --delete-timeout-s <s>  give up waiting for the pods to go (default 300)
   --profile               our controller: CPU profile (--cpu-prof) and a heap snapshot with all pods Ready
   --out <dir>             where the table, chart, logs and profiles go (default: a new dir under ${os.tmpdir()})
-  --cluster <name>        name of the local control plane the race brings up per run (default race)`;
+  --cluster <name>        name of the local control plane the race brings up per run (default bench-race)`;
 
 /** Stock virtual-kubelet manages ~5 pods/s: above this many pods it runs only when named in --peers. */
 const STOCK_VK_MAX_DEFAULT = 1000;
