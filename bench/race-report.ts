@@ -153,9 +153,9 @@ export function ticks(max: number, count = 5): number[] {
  */
 export function raceChartSvg(runs: readonly RaceRun[], title: string): string {
   const counts = [...new Set(runs.map((r) => r.pods))].sort((a, b) => a - b);
-  const W = 900;
+  const W = 980;
   const PH = 320;
-  const M = { left: 70, right: 180, top: 40, bottom: 45 };
+  const M = { left: 70, right: 250, top: 40, bottom: 45 };
   const plotW = W - M.left - M.right;
   const plotH = PH - M.top - M.bottom;
   const out: string[] = [
