@@ -263,7 +263,10 @@ export interface HeapSummary {
   objects: number;
   /** By retained size. */
   classes: ClassSize[];
-  /** The dominator tree from the GC roots, descending into children that hold at least 1 % of the heap. */
+  /**
+   * The dominator tree from the GC roots, descending into children that hold at least 1 % of the heap,
+   * alone or as a group of one class (then into the group's largest, with the threshold shared out).
+   */
   retainers: Retainer[];
 }
 
@@ -459,22 +462,62 @@ export function summarizeHeap(g: HeapGraph, opts: { classes?: number; minShare?:
   };
   const minBytes = total * (opts.minShare ?? 0.01);
   const retainers: Retainer[] = [];
-  const walk = (v: number, depth: number) => {
-    const kids = Array.from(children.subarray(childStart[v]!, childStart[v + 1]!))
-      .filter((c) => retained[c]! >= minBytes)
-      .sort((a, b) => retained[b]! - retained[a]!)
-      .slice(0, 6);
+  // Children too small to list one by one are grouped by class (a Map of 10,000 pods holds 10,000
+  // small objects, together large); one of a group stands for all, its parts listed against the
+  // threshold divided among the group, so the shape of one pod's entry shows.
+  const walk = (v: number, depth: number, min: number) => {
+    const kids = Array.from(children.subarray(childStart[v]!, childStart[v + 1]!));
+    const big = kids.filter((c) => retained[c]! >= min);
+    const groups = new Map<string, number[]>();
     for (const c of kids) {
-      retainers.push({
-        depth,
-        name: `${className(c)}${edgeName(v, c)}`,
-        shallow: g.nodes[c * nf + nSelf]!,
-        retained: retained[c]!,
-      });
-      if (depth < 12) walk(c, depth + 1);
+      if (retained[c]! >= min) continue;
+      const k = className(c);
+      const list = groups.get(k);
+      if (list) list.push(c);
+      else groups.set(k, [c]);
     }
+    type Line = { retained: number; emit: () => void };
+    const lines: Line[] = big.map((c) => ({
+      retained: retained[c]!,
+      emit: () => {
+        retainers.push({
+          depth,
+          name: `${className(c)}${edgeName(v, c)}`,
+          shallow: g.nodes[c * nf + nSelf]!,
+          retained: retained[c]!,
+        });
+        if (depth < 12) walk(c, depth + 1, min);
+      },
+    }));
+    for (const [name, members] of groups) {
+      const sum = members.reduce((a, c) => a + retained[c]!, 0);
+      if (members.length < 2 || sum < min) continue;
+      lines.push({
+        retained: sum,
+        emit: () => {
+          const largest = members.reduce((a, c) => (retained[c]! > retained[a]! ? c : a));
+          retainers.push({
+            depth,
+            name: `${members.length} × ${name}`,
+            shallow: members.reduce((a, c) => a + g.nodes[c * nf + nSelf]!, 0),
+            retained: sum,
+          });
+          retainers.push({
+            depth: depth + 1,
+            name: `the largest: ${name}${edgeName(v, largest)}`,
+            shallow: g.nodes[largest * nf + nSelf]!,
+            retained: retained[largest]!,
+          });
+          if (depth < 12) walk(largest, depth + 2, min / members.length);
+        },
+      });
+    }
+    lines
+      .sort((a, b) => b.retained - a.retained)
+      .slice(0, 6)
+      .forEach((l) => l.emit());
   };
-  walk(0, 0);
+  walk(0, 0, minBytes);
 
   return {
     totalBytes: total,
@@ -487,7 +530,12 @@ export function summarizeHeap(g: HeapGraph, opts: { classes?: number; minShare?:
   };
 }
 
-const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+/** Bytes in the unit that suits them. */
+export function bytes(b: number): string {
+  if (b >= 1048576) return `${(b / 1048576).toFixed(1)} MiB`;
+  if (b >= 1024) return `${(b / 1024).toFixed(1)} KiB`;
+  return `${b} B`;
+}
 
 export function formatCpu(file: string, top: SelfTime[]): string {
   const lines = [`CPU profile ${file}: top ${top.length} functions by self time`];
@@ -498,16 +546,20 @@ export function formatCpu(file: string, top: SelfTime[]): string {
 
 export function formatHeap(file: string, s: HeapSummary): string {
   const lines = [
-    `heap snapshot ${file}: ${mib(s.totalBytes)} in ${s.objects.toLocaleString('en')} objects`,
+    `heap snapshot ${file}: ${bytes(s.totalBytes)} in ${s.objects.toLocaleString('en')} objects`,
     '  by class (retained = freed if all of them went):',
   ];
   for (const c of s.classes)
     lines.push(
-      `  ${mib(c.retained).padStart(12)} retained ${mib(c.shallow).padStart(12)} own  ${String(c.count).padStart(9)} × ${c.name}`,
+      `  ${bytes(c.retained).padStart(10)} retained ${bytes(c.shallow).padStart(10)} own ${String(c.count).padStart(9)} × ${c.name}`,
     );
-  lines.push('  largest retainers (dominator tree from the GC roots, ≥ 1 % of the heap):');
+  lines.push(
+    '  largest retainers (dominator tree from the GC roots; ≥ 1 % of the heap, alone or as a group):',
+  );
   for (const r of s.retainers)
-    lines.push(`  ${mib(r.retained).padStart(12)}  ${'  '.repeat(r.depth)}${r.name} (own ${r.shallow} B)`);
+    lines.push(
+      `  ${bytes(r.retained).padStart(10)}  ${'  '.repeat(r.depth)}${r.name} (own ${bytes(r.shallow)})`,
+    );
   return lines.join('\n');
 }
 
