@@ -179,9 +179,92 @@ test('CPU profile: self time per function, idle left out of the shares', () => {
       ['(anonymous) (node_modules/undici/lib/a.js:1)', 0.5, 0.5 / 3.5],
     ],
   );
+  assert.deepEqual(
+    topSelfTime(profile, 5, { by: 'package' }).map((t) => [t.fn, t.ms]),
+    [
+      ['/x/src/pods/pod-controller.ts', 3],
+      ['node_modules/undici', 0.5],
+    ],
+  );
   const withoutUndici = topSelfTime(profile, 5, { exclude: /undici/ });
   assert.deepEqual(
     withoutUndici.map((t) => [t.fn, t.share]),
     [['reconcile (/x/src/pods/pod-controller.ts:10)', 1]],
+  );
+});
+
+/** A snapshot from `[type, name, self]` nodes (node 0 the root) and `[from, type, name, to]` edges. */
+function buildSnapshot(
+  nodes: [string, string, number][],
+  edges: [number, string, string | number, number][],
+) {
+  const strings = [''];
+  const str = (x: string) => (strings.includes(x) ? strings.indexOf(x) : strings.push(x) - 1);
+  const flatNodes = nodes.map(([type, name, self], i) => [
+    NODE_TYPES.indexOf(type),
+    str(name),
+    i * 2 + 1,
+    self,
+    edges.filter((e) => e[0] === i).length,
+    0,
+    0,
+  ]);
+  const flatEdges = [...edges]
+    .sort((a, b) => a[0] - b[0])
+    .map(([, type, name, to]) => [
+      EDGE_TYPES.indexOf(type),
+      typeof name === 'number' ? name : str(name),
+      to * 7,
+    ]);
+  const p = new SnapshotParser();
+  p.feed(
+    JSON.stringify({
+      snapshot: {
+        meta: {
+          node_fields: ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'],
+          node_types: [NODE_TYPES, 'string', 'number', 'number', 'number', 'number', 'number'],
+          edge_fields: ['type', 'name_or_index', 'to_node'],
+          edge_types: [EDGE_TYPES, 'string_or_number', 'node'],
+        },
+        node_count: nodes.length,
+        edge_count: edges.length,
+      },
+      nodes: flatNodes.flat(),
+      edges: flatEdges.flat(),
+      strings,
+    }),
+  );
+  return p.finish();
+}
+
+test('objects too small to list alone are listed as a group of their class, then the largest opened', () => {
+  // A cache holding three entries of 10 (+ a part of 6 in the largest), each under the threshold.
+  const g = buildSnapshot(
+    [
+      ['synthetic', '', 0],
+      ['object', 'Cache', 4],
+      ['object', 'Entry', 10],
+      ['object', 'Entry', 10],
+      ['object', 'Entry', 10],
+      ['object', 'Status', 6],
+    ],
+    [
+      [0, 'property', 'cache', 1],
+      [1, 'element', 0, 2],
+      [1, 'element', 1, 3],
+      [1, 'element', 2, 4],
+      [4, 'property', 'status', 5],
+    ],
+  );
+  const s = summarizeHeap(g, { minShare: 0.45 });
+  assert.deepEqual(
+    s.retainers.map((r) => [r.depth, r.name, r.shallow, r.retained]),
+    [
+      [0, 'Cache.cache', 4, 40],
+      [1, '3 × Entry', 30, 36],
+      [2, 'the largest: Entry[2]', 10, 16],
+      // The threshold (45 % of 40 = 18 bytes) shared among three: 6; the Status part shows.
+      [3, 'Status.status', 6, 6],
+    ],
   );
 });

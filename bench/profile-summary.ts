@@ -33,6 +33,12 @@ export interface SelfTime {
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** A dependency's package (`node_modules/@scope/name`), else the file itself. */
+function packageOf(file: string): string {
+  const m = /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
+  return m ? `node_modules/${m[1]}` : file;
+}
+
 /** Repository-relative paths, and `node_modules/<pkg>/…` for dependencies. */
 function shortUrl(url: string): string {
   const p = url.startsWith('file://') ? fileURLToPath(url) : url;
@@ -46,10 +52,18 @@ function shortUrl(url: string): string {
  * Shares are of the samples where the thread was not idle; functions matching `exclude` are left out
  * of the list and of the shares.
  */
-export function topSelfTime(profile: CpuProfile, top = 10, opts: { exclude?: RegExp } = {}): SelfTime[] {
+export function topSelfTime(
+  profile: CpuProfile,
+  top = 10,
+  opts: { exclude?: RegExp; by?: 'function' | 'package' } = {},
+): SelfTime[] {
   const nameOf = new Map<number, string>();
   for (const n of profile.nodes) {
     const f = n.callFrame;
+    if (opts.by === 'package') {
+      nameOf.set(n.id, f.url ? packageOf(shortUrl(f.url)) : f.functionName || '(native)');
+      continue;
+    }
     const where = f.url ? ` (${shortUrl(f.url)}:${f.lineNumber + 1})` : '';
     nameOf.set(n.id, `${f.functionName || '(anonymous)'}${where}`);
   }
@@ -537,10 +551,19 @@ export function bytes(b: number): string {
   return `${b} B`;
 }
 
-export function formatCpu(file: string, top: SelfTime[]): string {
-  const lines = [`CPU profile ${file}: top ${top.length} functions by self time`];
-  for (const t of top)
+/**
+ * The top functions, then the same time by package or file. Times are the profiler's samples, taken on
+ * wall-clock ticks: on a busy machine they exceed the CPU time, so read the shares.
+ */
+export function formatCpu(file: string, top: SelfTime[], byPackage: SelfTime[] = []): string {
+  const lines = [`CPU profile ${file}: top ${top.length} functions by self time (share of non-idle samples)`];
+  const line = (t: SelfTime) =>
     lines.push(`  ${t.ms.toFixed(0).padStart(7)} ms ${(t.share * 100).toFixed(1).padStart(5)} %  ${t.fn}`);
+  top.forEach(line);
+  if (byPackage.length > 0) {
+    lines.push(`  by package or file (top ${byPackage.length}):`);
+    byPackage.forEach(line);
+  }
   return lines.join('\n');
 }
 
@@ -565,7 +588,9 @@ export function formatHeap(file: string, s: HeapSummary): string {
 
 if (import.meta.main) {
   for (const file of process.argv.slice(2)) {
-    if (file.endsWith('.cpuprofile')) console.log(formatCpu(file, topSelfTime(await readCpuProfile(file))));
-    else console.log(formatHeap(file, summarizeHeap(await readHeapSnapshot(file))));
+    if (file.endsWith('.cpuprofile')) {
+      const profile = await readCpuProfile(file);
+      console.log(formatCpu(file, topSelfTime(profile), topSelfTime(profile, 10, { by: 'package' })));
+    } else console.log(formatHeap(file, summarizeHeap(await readHeapSnapshot(file))));
   }
 }

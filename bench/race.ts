@@ -226,14 +226,18 @@ async function race(o: RunOptions): Promise<RaceRun> {
 async function summarizeProfiles(dir: string): Promise<string> {
   const files = (await readdir(dir).catch(() => [] as string[])).sort();
   const out: string[] = [];
-  for (const f of files.filter((x) => x.endsWith('.cpuprofile')))
+  for (const f of files.filter((x) => x.endsWith('.cpuprofile'))) {
+    const profile = await readCpuProfile(path.join(dir, f));
+    // Writing the heap snapshot is the profiler's own work, not the controller's.
+    const exclude = /^writeHeapSnapshot /;
     out.push(
       formatCpu(
         path.join(dir, f),
-        // Writing the heap snapshot is the profiler's own work, not the controller's.
-        topSelfTime(await readCpuProfile(path.join(dir, f)), 10, { exclude: /^writeHeapSnapshot / }),
+        topSelfTime(profile, 10, { exclude }),
+        topSelfTime(profile, 10, { exclude, by: 'package' }),
       ),
     );
+  }
   for (const f of files.filter((x) => x.endsWith('.heapsnapshot')))
     out.push(formatHeap(path.join(dir, f), summarizeHeap(await readHeapSnapshot(path.join(dir, f)))));
   return out.join('\n\n');
