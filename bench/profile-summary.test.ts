@@ -186,6 +186,11 @@ test('CPU profile: self time per function, idle left out of the shares', () => {
       ['node_modules/undici', 0.5],
     ],
   );
+  // What is excluded by function stays out of its package's sum too.
+  assert.deepEqual(
+    topSelfTime(profile, 5, { by: 'package', exclude: /^\(anonymous\)/ }).map((t) => t.fn),
+    ['/x/src/pods/pod-controller.ts'],
+  );
   const withoutUndici = topSelfTime(profile, 5, { exclude: /undici/ });
   assert.deepEqual(
     withoutUndici.map((t) => [t.fn, t.share]),

@@ -60,21 +60,20 @@ export function topSelfTime(
   const nameOf = new Map<number, string>();
   for (const n of profile.nodes) {
     const f = n.callFrame;
-    if (opts.by === 'package') {
-      nameOf.set(n.id, f.url ? packageOf(shortUrl(f.url)) : f.functionName || '(native)');
-      continue;
-    }
     const where = f.url ? ` (${shortUrl(f.url)}:${f.lineNumber + 1})` : '';
-    nameOf.set(n.id, `${f.functionName || '(anonymous)'}${where}`);
+    const fn = `${f.functionName || '(anonymous)'}${where}`;
+    if (opts.exclude?.test(fn)) continue;
+    nameOf.set(n.id, opts.by === 'package' && f.url ? packageOf(shortUrl(f.url)) : fn);
   }
   const us = new Map<string, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
   for (let i = 0; i < samples.length; i++) {
-    const fn = nameOf.get(samples[i]!) ?? '(unknown)';
-    us.set(fn, (us.get(fn) ?? 0) + Math.max(0, deltas[i] ?? 0));
+    const key = nameOf.get(samples[i]!);
+    if (key === undefined) continue;
+    us.set(key, (us.get(key) ?? 0) + Math.max(0, deltas[i] ?? 0));
   }
-  const counted = [...us].filter(([fn]) => fn !== '(idle)' && !opts.exclude?.test(fn));
+  const counted = [...us].filter(([key]) => key !== '(idle)');
   const busy = counted.reduce((a, [, t]) => a + t, 0);
   return counted
     .sort((a, b) => b[1] - a[1])
