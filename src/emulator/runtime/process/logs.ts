@@ -43,7 +43,7 @@ export class LogWriter {
       text = text.slice(nl + 1);
     }
     while (text.length > MAX_LINE) {
-      this.line(stream, 'P', text.slice(0, MAX_LINE));
+      this.record(stream, 'P', text.slice(0, MAX_LINE));
       text = text.slice(MAX_LINE);
     }
     this.partial[stream] = text;
@@ -60,6 +60,14 @@ export class LogWriter {
   }
 
   private line(stream: 'stdout' | 'stderr', tag: 'F' | 'P', text: string): void {
+    while (text.length > MAX_LINE) {
+      this.record(stream, 'P', text.slice(0, MAX_LINE));
+      text = text.slice(MAX_LINE);
+    }
+    this.record(stream, tag, text);
+  }
+
+  private record(stream: 'stdout' | 'stderr', tag: 'F' | 'P', text: string): void {
     const ms = this.now();
     this.seq = ms === this.lastMs ? this.seq + 1 : 0;
     this.lastMs = ms;
