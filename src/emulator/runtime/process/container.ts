@@ -230,21 +230,24 @@ export async function startRun(
   // process it started) is gone.
   close(streams.stdout.write, () => undefined);
   close(streams.stderr.write, () => undefined);
-  const writer = new LogWriter(logFile, { maxBytes: o.logMaxBytes, now: o.now });
   let sigkilled = false;
+  const writer = new LogWriter(logFile, {
+    maxBytes: o.logMaxBytes,
+    now: o.now,
+    // util-linux 2.38 unshare cannot pass on its child's SIGKILL (it may not reset SIGKILL's
+    // handler): it says so on stderr and exits 1. That line is the runtime's, not the container's.
+    keep: (stream, line) => {
+      if (stream === 'stderr' && line === UNSHARE_SIGKILL) {
+        sigkilled = true;
+        return false;
+      }
+      return true;
+    },
+  });
   const read = (fd: number, name: 'stdout' | 'stderr') =>
     new Promise<void>((resolve) => {
       const sock = new net.Socket({ fd, readable: true, writable: false });
-      sock.on('data', (d: Buffer) => {
-        // util-linux 2.38 unshare cannot pass on its child's SIGKILL (it may not reset SIGKILL's
-        // handler), says so and exits 1: that line is the runtime's, not the container's.
-        if (name === 'stderr' && d.includes(UNSHARE_SIGKILL)) {
-          sigkilled = true;
-          d = Buffer.from(d.toString('utf8').replace(`${UNSHARE_SIGKILL}\n`, ''));
-          if (d.length === 0) return;
-        }
-        writer.write(name, d);
-      });
+      sock.on('data', (d: Buffer) => writer.write(name, d));
       sock.once('close', () => resolve());
       sock.once('error', () => resolve());
     });

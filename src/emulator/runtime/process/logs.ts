@@ -26,11 +26,17 @@ export class LogWriter {
   private seq = 0;
   private lastMs = 0;
   private rotating: Promise<void> | undefined;
+  private readonly keep: (stream: 'stdout' | 'stderr', line: string) => boolean;
 
-  constructor(file: string, o: { maxBytes: number; now: () => number }) {
+  /** `keep` sees each whole line first; false leaves it out of the log. */
+  constructor(
+    file: string,
+    o: { maxBytes: number; now: () => number; keep?: (stream: 'stdout' | 'stderr', line: string) => boolean },
+  ) {
     this.file = file;
     this.maxBytes = o.maxBytes;
     this.now = o.now;
+    this.keep = o.keep ?? (() => true);
     this.out = createWriteStream(file, { flags: 'a' });
     this.out.on('error', () => undefined);
   }
@@ -39,7 +45,7 @@ export class LogWriter {
     let text = this.partial[stream] + chunk.toString('utf8');
     let nl: number;
     while ((nl = text.indexOf('\n')) >= 0) {
-      this.line(stream, 'F', text.slice(0, nl));
+      if (this.keep(stream, text.slice(0, nl))) this.line(stream, 'F', text.slice(0, nl));
       text = text.slice(nl + 1);
     }
     while (text.length > MAX_LINE) {
