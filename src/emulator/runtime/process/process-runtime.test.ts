@@ -12,7 +12,7 @@ import type { RunningEmulator } from '../../server.ts';
 import { startEmulator } from '../../server.ts';
 import { type EciClient, eventually, sdkClient } from '../../testing.ts';
 import { processSupport } from '../select.ts';
-import { leftovers, type Leftovers } from './testing.ts';
+import { leftovers, type Leftovers, processRuntimeSkip } from './testing.ts';
 
 /**
  * The process runtime through the official SDK: containers really run. Needs Linux and root (the
@@ -20,7 +20,7 @@ import { leftovers, type Leftovers } from './testing.ts';
  */
 
 const support = await processSupport();
-const skip = 'reason' in support ? `the process runtime cannot run here: ${support.reason}` : false;
+const skip = processRuntimeSkip(support);
 const exec = promisify(execFile);
 const REGION = 'cn-hangzhou';
 
