@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import type { RegionConfig } from '../../config.ts';
 import { type Cidr, numberToIp, parseCidr } from '../../network.ts';
 import { CommandError, type HostTools, run } from './host.ts';
@@ -173,7 +174,15 @@ export class BridgeNetwork {
 
   /** Removes the group's veth (the kernel removes it too when the namespace goes). */
   async detach(groupId: string): Promise<void> {
-    await this.ip(['link', 'del', vethName(this.instance, groupId)]).catch(() => undefined);
+    const veth = vethName(this.instance, groupId);
+    if (
+      (await access(`/sys/class/net/${veth}`).then(
+        () => true,
+        () => false,
+      )) === false
+    )
+      return;
+    await this.ip(['link', 'del', veth]).catch(() => undefined);
   }
 
   async down(): Promise<void> {
