@@ -8,12 +8,15 @@ import { credentialsFromSecret, readCredentialsSecret } from '../config/live-con
 import { createKubeClients } from '../kube/client.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger } from '../util/log.ts';
+import type { RuntimeChoice } from '../emulator/config.ts';
+import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-flag.ts';
 
 interface CleanupFlags {
   kubeconfig?: string;
   nodeName: string;
   clusterId?: string;
   emulatorStateDir: string;
+  emulatorRuntime: RuntimeChoice;
   force: boolean;
 }
 
@@ -43,6 +46,7 @@ export function registerCleanupCommand(program: Command): void {
       'state directory of the embedded ECI emulator (when no AccessKey is configured)',
       path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
     )
+    .option('--emulator-runtime <runtime>', EMULATOR_RUNTIME_HELP, parseRuntimeChoice, 'auto')
     .option('--force', 'proceed even though the controller still heartbeats', false)
     .action(async (flags: CleanupFlags) => {
       const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
@@ -56,6 +60,7 @@ export function registerCleanupCommand(program: Command): void {
               ? credentialsFromSecret(await readCredentialsSecret(kube.core))
               : undefined,
           emulatorStateDir: flags.emulatorStateDir,
+          emulatorRuntime: flags.emulatorRuntime,
           quotaMultiplier: 1,
           clock: systemClock,
           log,

@@ -18,6 +18,8 @@ import { systemClock } from '../util/clock.ts';
 import { createLogger } from '../util/log.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { startMetricsServer } from '../metrics/server.ts';
+import type { RuntimeChoice } from '../emulator/config.ts';
+import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-flag.ts';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -36,6 +38,7 @@ interface RunFlags {
   zone?: string;
   clusterId?: string;
   emulatorStateDir: string;
+  emulatorRuntime: RuntimeChoice;
   eciProfile: string;
   webhookPort?: string;
   webhookEndpoint: string;
@@ -86,6 +89,7 @@ export function registerRunCommand(program: Command): void {
       'state directory of the embedded ECI emulator',
       path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
     )
+    .option('--emulator-runtime <runtime>', EMULATOR_RUNTIME_HELP, parseRuntimeChoice, 'auto')
     .option('--eci-profile <namespace/name>', 'the hot-reloaded profile ConfigMap', 'kube-system/eci-profile')
     .option(
       '--webhook-port <port>',
@@ -155,6 +159,7 @@ export function registerRunCommand(program: Command): void {
         secretCredentials:
           eciSettings.mode === 'cloud' && !eciSettings.credentials ? live.credentials() : undefined,
         emulatorStateDir: flags.emulatorStateDir,
+        emulatorRuntime: flags.emulatorRuntime,
         quotaMultiplier,
         clock: systemClock,
         log,
