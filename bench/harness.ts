@@ -1,10 +1,12 @@
 // What every benchmark of the controller needs: a fresh control plane, the ECI emulator, the
 // controller started as users start it (`eci-virtual-node run`), pods bound to its node, and the
 // counters the controller and the API server report.
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { clusterDown, clusterUp, type ClusterInfo } from '../src/cluster/controlplane.ts';
 import { pickFreePorts } from '../src/cluster/ports.ts';
@@ -16,6 +18,8 @@ import { listAllPages, runWatchLoop } from '../src/kube/watch.ts';
 import { systemClock } from '../src/util/clock.ts';
 import { createLogger } from '../src/util/log.ts';
 import { ControllerProcess } from '../test/support/controller.ts';
+
+const execFileP = promisify(execFile);
 
 export const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
@@ -46,61 +50,49 @@ export interface BenchStackOptions {
   runtime?: RuntimeChoice;
 }
 
-export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack> {
-  say('bringing up a fresh control plane');
-  await clusterDown({ name: o.cluster, purge: true });
-  const cluster = await clusterUp({ name: o.cluster });
-  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-bench-emu-'));
-  const emu = await startEmulator({
-    port: 0,
-    stateDir,
-    config: { quotas: { enabled: false } },
-    ...(o.runtime ? { runtime: o.runtime } : {}),
-    logger: createLogger({ level: 'warn', name: 'bench-emulator' }),
-  });
-  const kube = await createKubeClients({ kubeconfig: cluster.kubeconfig, qps: 1000, burst: 1000 });
-  const [metricsPort] = (await pickFreePorts(1)) as [number];
+/** Stops any earlier cluster of this name, wipes its state, and starts a new one. */
+export async function freshCluster(name: string): Promise<ClusterInfo> {
+  say(`bringing up a fresh control plane (${name})`);
+  await clusterDown({ name, purge: true });
+  return clusterUp({ name });
+}
+
+export interface ControllerOptions {
+  cluster: ClusterInfo;
+  node: string;
+  /** Extra `run` flags. */
+  args?: string[];
+  /** Environment on top of this process's own (e.g. the ECI endpoint, NODE_OPTIONS). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts `eci-virtual-node run` as users start it, with its metrics port on loopback and its kubelet
+ * port on a free one, and waits until it reports ready. Stops it again when it does not get there.
+ */
+export async function startController(
+  o: ControllerOptions,
+): Promise<{ controller: ControllerProcess; metricsPort: number }> {
+  const [metricsPort, kubeletPort] = (await pickFreePorts(2)) as [number, number];
   const controller = new ControllerProcess([
     '--kubeconfig',
-    cluster.kubeconfig,
+    o.cluster.kubeconfig,
     '--node-name',
     o.node,
     '--node-ip',
     '127.0.0.1',
-    // The kubelet API on any free loopback port: several controllers share this machine.
     '--kubelet-port',
-    '0',
-    '--kubelet-bind-address',
-    '127.0.0.1',
+    String(kubeletPort),
     '--metrics-port',
     String(metricsPort),
     '--metrics-bind-address',
     '127.0.0.1',
     '--log-level',
     'warn',
-    ...(o.controllerArgs ?? []),
+    ...(o.args ?? []),
   ]);
-  const close = async () => {
-    await controller.stop('SIGTERM');
-    await kube.core.deleteNode({ name: o.node }).catch(() => undefined);
-    await kube.close();
-    await emu.close();
-    await rm(stateDir, { recursive: true, force: true });
-    if (!o.keepCluster) await clusterDown({ name: o.cluster, purge: true });
-  };
+  controller.start(o.env);
   try {
-    controller.start({
-      ECI_REGION: emu.regionId,
-      ECI_ACCESS_KEY: emu.accessKeyId,
-      ECI_SECRET_KEY: emu.accessKeySecret,
-      ECI_ENDPOINT: emu.endpoint,
-      ECI_PROTOCOL: emu.protocol,
-      ECI_VSWITCH: emu.config.region.vSwitches
-        .filter((v) => v.vpcId === 'vpc-emulator')
-        .map((v) => v.id)
-        .join(','),
-      ECI_SECURITY_GROUP: 'sg-emulator',
-    });
     const deadline = Date.now() + 120_000;
     while (
       !(await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
@@ -113,10 +105,79 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
       await delay(200);
     }
   } catch (err) {
+    await controller.stop('SIGTERM');
+    throw err;
+  }
+  return { controller, metricsPort };
+}
+
+/**
+ * The URL of the ECI emulator a controller started for itself (no AccessKey, no region): `run` says
+ * where it listens in the warning it logs at start.
+ */
+export function embeddedEmulatorUrl(controller: ControllerProcess): string {
+  for (const line of controller.output.split('\n')) {
+    if (!line.includes('embedded ECI emulator')) continue;
+    const url = (JSON.parse(line) as { url?: unknown }).url;
+    if (typeof url === 'string') return url;
+  }
+  throw new Error(
+    `the controller did not say where its embedded emulator listens:\n${controller.output.slice(-2000)}`,
+  );
+}
+
+export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack> {
+  const cluster = await freshCluster(o.cluster);
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-bench-emu-'));
+  const emu = await startEmulator({
+    port: 0,
+    stateDir,
+    config: { quotas: { enabled: false } },
+    ...(o.runtime ? { runtime: o.runtime } : {}),
+    logger: createLogger({ level: 'warn', name: 'bench-emulator' }),
+  });
+  const kube = await createKubeClients({ kubeconfig: cluster.kubeconfig, qps: 1000, burst: 1000 });
+  let controller: ControllerProcess | undefined;
+  const close = async () => {
+    await controller?.stop('SIGTERM');
+    await kube.core.deleteNode({ name: o.node }).catch(() => undefined);
+    await kube.close();
+    await emu.close();
+    await rm(stateDir, { recursive: true, force: true });
+    if (!o.keepCluster) await clusterDown({ name: o.cluster, purge: true });
+  };
+  try {
+    const started = await startController({
+      cluster,
+      node: o.node,
+      args: o.controllerArgs,
+      env: {
+        ECI_REGION: emu.regionId,
+        ECI_ACCESS_KEY: emu.accessKeyId,
+        ECI_SECRET_KEY: emu.accessKeySecret,
+        ECI_ENDPOINT: emu.endpoint,
+        ECI_PROTOCOL: emu.protocol,
+        ECI_VSWITCH: emu.config.region.vSwitches
+          .filter((v) => v.vpcId === 'vpc-emulator')
+          .map((v) => v.id)
+          .join(','),
+        ECI_SECURITY_GROUP: 'sg-emulator',
+      },
+    });
+    controller = started.controller;
+    return {
+      cluster,
+      emu,
+      admin: new EmulatorAdminClient(emu.url),
+      kube,
+      controller,
+      metricsPort: started.metricsPort,
+      close,
+    };
+  } catch (err) {
     await close();
     throw err;
   }
-  return { cluster, emu, admin: new EmulatorAdminClient(emu.url), kube, controller, metricsPort, close };
 }
 
 /** Creates `count` nginx pods bound to `node` in `namespace`, `inFlight` at a time; calls `onCreate` first. */
@@ -149,13 +210,15 @@ export async function createBoundPods(
 
 /**
  * Watches `namespace` with the product's own watch loop (it resumes or relists when the API server
- * drops a watch under load) and calls `onRunning` once per pod, when it is first seen Running.
+ * drops a watch under load) and calls `onRunning` once per pod, when it is first seen Running (and,
+ * with `ready`, its Ready condition True: what a user's `kubectl wait` waits for).
  */
 export function watchRunning(
   kube: KubeClients,
   namespace: string,
   onRunning: (name: string) => void,
   signal: AbortSignal,
+  opts: { ready?: boolean } = {},
 ): void {
   const seen = new Set<string>();
   void runWatchLoop<V1Pod>(
@@ -167,10 +230,11 @@ export function watchRunning(
       list: () => listAllPages((page) => kube.core.listNamespacedPod({ namespace, ...page })),
       onEvent: (_type, pod) => {
         const name = pod.metadata?.name ?? '';
-        if (pod.status?.phase === 'Running' && !seen.has(name)) {
-          seen.add(name);
-          onRunning(name);
-        }
+        if (pod.status?.phase !== 'Running' || seen.has(name)) return;
+        if (opts.ready && !pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+          return;
+        seen.add(name);
+        onRunning(name);
       },
     },
     signal,
@@ -201,6 +265,45 @@ export function growth(before: Map<string, number>, after: Map<string, number>):
 /** The first label value of a sample key, e.g. `GET` for `x_total{method="GET"}`. */
 export function firstLabel(key: string): string {
   return /="([^"]*)"/.exec(key)?.[1] ?? '';
+}
+
+/**
+ * How many pods `namespace` holds, from a one-item page (the API server counts the rest), so polling
+ * it while thousands of pods go costs the API server little.
+ */
+export async function podCount(kube: KubeClients, namespace: string): Promise<number> {
+  const page = await kube.core.listNamespacedPod({ namespace, limit: 1 });
+  return page.items.length + (page.metadata?.remainingItemCount ?? 0);
+}
+
+/** The API server's own metrics (`/metrics`), fetched with `kubectl get --raw` as the admin. */
+export async function apiserverMetrics(kubeconfig: string): Promise<Map<string, number>> {
+  const { stdout } = await execFileP(
+    process.env.KUBECTL ?? 'kubectl',
+    ['--kubeconfig', kubeconfig, 'get', '--raw', '/metrics'],
+    { maxBuffer: 256 << 20 },
+  );
+  return scrapeText(stdout);
+}
+
+/** The value of label `name` in a sample key (`x_total{a="1",name="v"}` → `v`). */
+export function label(key: string, name: string): string {
+  return new RegExp(`[{,]${name}="([^"]*)"`).exec(key)?.[1] ?? '';
+}
+
+/**
+ * `apiserver_request_total` growth summed by verb and resource (with its subresource), e.g.
+ * `PATCH pods/status` → 2000. Every client counts: the benchmark's own creates and watch too.
+ */
+export function requestsByVerbAndResource(grown: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of grown) {
+    if (!k.startsWith('apiserver_request_total{') || v === 0) continue;
+    const sub = label(k, 'subresource');
+    const key = `${label(k, 'verb')} ${label(k, 'resource')}${sub ? `/${sub}` : ''}`;
+    out.set(key, (out.get(key) ?? 0) + v);
+  }
+  return out;
 }
 
 export async function peakRss(pid: number): Promise<number> {

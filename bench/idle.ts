@@ -4,18 +4,17 @@
 // relists (since it started, so the initial list of each informer shows), its ECI calls per minute and
 // its CPU share. Usage: node bench/idle.ts [--pods 1000] [--minutes 10] [--keep-cluster]
 import { parseArgs } from 'node:util';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  apiserverMetrics,
   cpuSeconds,
   createBoundPods,
   firstLabel,
   growth,
+  label,
   peakRss,
   say,
   scrapeController,
-  scrapeText,
   startBenchStack,
   watchRunning,
 } from './harness.ts';
@@ -31,12 +30,6 @@ const N = Number(args.pods);
 const MINUTES = Number(args.minutes);
 const NODE = 'vk-idle';
 const NS = 'bench-idle';
-const run = promisify(execFile);
-
-function label(key: string, name: string): string {
-  return new RegExp(`${name}="([^"]*)"`).exec(key)?.[1] ?? '';
-}
-
 async function main(): Promise<void> {
   const stack = await startBenchStack({
     cluster: 'bench-idle',
@@ -44,18 +37,7 @@ async function main(): Promise<void> {
     keepCluster: args['keep-cluster'],
   });
   const { kube, controller, metricsPort, cluster } = stack;
-  const apiserverRequests = async () =>
-    scrapeText(
-      (
-        await run(
-          process.env.KUBECTL ?? 'kubectl',
-          ['--kubeconfig', cluster.kubeconfig, 'get', '--raw', '/metrics'],
-          {
-            maxBuffer: 256 << 20,
-          },
-        )
-      ).stdout,
-    );
+  const apiserverRequests = () => apiserverMetrics(cluster.kubeconfig);
   try {
     await kube.core.createNamespace({ body: { metadata: { name: NS } } });
     say(`creating ${N} pods and waiting until all are Running`);

@@ -13,63 +13,35 @@ set -euo pipefail
 # file while a (half-hour) build runs cannot make that build execute a mix of old and new lines.
 {
 
+GB_NAME="control-plane build"
+# shellcheck source=tools/lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
+
 K8S_VERSION="${K8S_VERSION:-1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
-CACHE="${ECI_VN_CACHE:-$HOME/.cache/eci-virtual-node}"
 KEY="k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}"
 OUT="$CACHE/control-plane/$KEY"
 BIN="$OUT/bin"
-
-log() { printf '[control-plane build] %s\n' "$*" >&2; }
-die() { printf '[control-plane build] error: %s\n' "$*" >&2; exit 1; }
 
 if [[ -f "$BIN/.complete" ]]; then
   echo "$BIN"
   exit 0
 fi
 
-command -v go >/dev/null 2>&1 || die "Go is not installed or not on PATH; install Go >= 1.24 (https://go.dev/doc/install) and retry"
-
-export GOMODCACHE="$CACHE/go/mod"
-export GOCACHE="$CACHE/go/build"
+# Kubernetes 1.34 needs Go >= 1.24.
+go_env 24
 export GOFLAGS="-mod=mod"
-export CGO_ENABLED=0
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-
-# Kubernetes 1.34 needs Go >= 1.24, and with GOTOOLCHAIN=local an older Go fails deep in the build.
-go_version=$(go env GOVERSION 2>/dev/null) || die "\`go env GOVERSION\` failed; check the Go installation"
-if [[ $go_version =~ ^go1\.([0-9]+) ]] && ((BASH_REMATCH[1] < 24)); then
-  die "Go $go_version is too old; install Go >= 1.24 (https://go.dev/doc/install) and retry"
-fi
 
 mkdir -p "$BIN"
-# One builder at a time: a second caller waits instead of racing on the same files.
-exec 9>"$OUT/.lock"
-if ! flock -n 9; then
-  log "another build of $KEY is running; waiting for it"
-  flock 9
-  if [[ -f "$BIN/.complete" ]]; then echo "$BIN"; exit 0; fi
-fi
+if ! take_lock "$OUT" "$BIN/.complete"; then echo "$BIN"; exit 0; fi
 
-started=$(date +%s)
+started=$GB_STARTED
 S_VERSION="0.${K8S_VERSION#1.}"
 STAGING=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider
   cluster-bootstrap code-generator component-base component-helpers controller-manager cri-api
   cri-client csi-translation-lib dynamic-resource-allocation endpointslice externaljwt kms
   kube-aggregator kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics
   mount-utils pod-security-admission sample-apiserver sample-cli-plugin sample-controller)
-
-# Counts packages as `go build -v` names them, printing a line every 50 so a long build shows life.
-progress() {
-  local what="$1" n=0
-  while IFS= read -r line; do
-    n=$((n + 1))
-    if ((n % 50 == 0)); then log "$what: $n packages compiled ($(($(date +%s) - started))s elapsed)"; fi
-    # `go build -v` prints package paths; anything else (a "# pkg" header, file.go:L:C) is a diagnostic.
-    case "$line" in "# "* | *.go:[0-9]* | go:*) printf '%s\n' "$line" >&2 ;; esac
-  done
-  log "$what: $n packages compiled"
-}
 
 build_k8s() {
   local mod="$OUT/k8s-module" out
@@ -91,13 +63,9 @@ build_k8s() {
     ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
   done
   log "compiling kube-apiserver, kube-controller-manager, kube-scheduler v$K8S_VERSION (cold: 15-30 minutes on 2 cores)"
-  set +e
-  go build -v -trimpath -tags selinux,notest -ldflags "$ld -s -w" -o "$BIN/" \
+  go_build "Kubernetes v$K8S_VERSION" -trimpath -tags selinux,notest -ldflags "$ld -s -w" -o "$BIN/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler 2>&1 | progress kubernetes
-  local rc=${PIPESTATUS[0]}
-  set -e
-  ((rc == 0)) || die "building Kubernetes v$K8S_VERSION failed (exit $rc); rerun with the log above"
+    k8s.io/kubernetes/cmd/kube-scheduler
 }
 
 build_etcd() {
@@ -110,11 +78,7 @@ build_etcd() {
   log "downloading go.etcd.io/etcd/server/v3 v$ETCD_VERSION"
   go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" 2>&1 | tail -n 3 >&2 || die "go get etcd v$ETCD_VERSION failed"
   log "compiling etcd v$ETCD_VERSION"
-  set +e
-  go build -v -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3 2>&1 | progress etcd
-  local rc=${PIPESTATUS[0]}
-  set -e
-  ((rc == 0)) || die "building etcd v$ETCD_VERSION failed (exit $rc)"
+  go_build "etcd v$ETCD_VERSION" -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3
 }
 
 [[ -x "$BIN/etcd" ]] || build_etcd

@@ -14,9 +14,9 @@ import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-fl
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/eci-virtual-node.js', import.meta.url));
-const CLUSTER = { name: 'demo' };
 
 interface DemoFlags {
+  clusterName: string;
   keep: boolean;
   kubectl: string;
   emulatorRuntime: RuntimeChoice;
@@ -33,13 +33,19 @@ export function registerDemoCommand(program: Command, env: Env): void {
       'show the product working end to end on its embedded default: a local control plane (built the first\n' +
         "time), the virtual node on the ECI emulator, and the install guide's commands sending nginx to it",
     )
+    .option(
+      '--cluster-name <name>',
+      'name of the local control plane it starts (and removes); another name runs a demo beside the first',
+      'demo',
+    )
     .option('--keep', 'leave everything running after the demo (stop with Ctrl-C)', false)
     .option('--kubectl <path>', 'kubectl binary', env.KUBECTL ?? 'kubectl')
     .option('--emulator-runtime <runtime>', EMULATOR_RUNTIME_HELP, parseRuntimeChoice, 'auto')
     .action(async (flags: DemoFlags) => {
       const step = (s: string) => process.stdout.write(`\n==> ${s}\n`);
       const runtime = await demoRuntime(flags.emulatorRuntime);
-      step('starting a fresh local Kubernetes control plane (cluster "demo")');
+      const CLUSTER = { name: flags.clusterName };
+      step(`starting a fresh local Kubernetes control plane (cluster "${CLUSTER.name}")`);
       await clusterDown({ ...CLUSTER, env, purge: true });
       const cluster = await clusterUp({ ...CLUSTER, env });
       const run = async (show: boolean, args: string[]) => {
@@ -69,7 +75,13 @@ export function registerDemoCommand(program: Command, env: Env): void {
       step(
         'starting the virtual node (no AccessKey configured: the embedded ECI emulator stands in for Alibaba Cloud)',
       );
-      const stateDir = path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'demo-emulator');
+      const stateDir = path.join(
+        os.homedir(),
+        '.local',
+        'state',
+        'eci-virtual-node',
+        CLUSTER.name === 'demo' ? 'demo-emulator' : `demo-emulator-${CLUSTER.name}`,
+      );
       const logFile = path.join(cluster.logsDir, 'virtual-node.log');
       const controller = await startController(
         env,

@@ -126,6 +126,7 @@ describe('cluster up / status / down (real control plane)', { skip }, () => {
         info.pids['kube-apiserver'],
         info.pids['kube-controller-manager'],
         info.pids['kube-scheduler'],
+        info.pids['metrics-server'],
       ],
     );
     assert.equal(info.nodeMonitorGracePeriod, '40s');
@@ -183,6 +184,7 @@ describe('cluster up / status / down (real control plane)', { skip }, () => {
       'kube-apiserver',
       'kube-controller-manager',
       'kube-scheduler',
+      'metrics-server',
     ]);
     assert.deepEqual(await processesUsing(opts.stateDir), []);
     const status = await cli('cluster', 'status', '--name', opts.name, '--state-dir', opts.stateDir);

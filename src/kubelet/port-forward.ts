@@ -2,13 +2,11 @@
 // client opens an error stream and a data stream sharing `port` and `requestID` headers; we pair them,
 // dial the pod, and copy both ways; failures go to the error stream as text. WebSocket (`?port=N`):
 // two channels per port (data, error), each starting with the port as two little-endian bytes.
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { describeError } from '../util/errors.ts';
-import { channelCodec } from './remotecommand.ts';
+import { channelCodec, upgradeToSpdy } from './remotecommand.ts';
 import type { SpdyConnection, SpdyStream } from './spdy/connection.ts';
-import { upgradeToSpdy } from './remotecommand.ts';
 
 export const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
 
@@ -154,7 +152,6 @@ export async function servePortForwardWebSocket(
   ws: WebSocket,
   ports: readonly number[],
   o: { dial: Dialer; podName: string },
-  _req?: IncomingMessage,
 ): Promise<void> {
   const codec = channelCodec(ws);
   const send = (channel: number, data: Buffer) => {

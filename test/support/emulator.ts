@@ -22,10 +22,10 @@ export interface TestEmulator {
 export async function startTestEmulator(
   opts: {
     vSwitches?: string[];
+    runtime?: RuntimeChoice;
     accessKeys?: { id: string; secret: string }[];
     /** More emulator configuration (timings), merged in. */
     config?: EmulatorConfigInput;
-    runtime?: RuntimeChoice;
   } = {},
 ): Promise<TestEmulator> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-emu-'));

@@ -26,11 +26,17 @@ export class LogWriter {
   private seq = 0;
   private lastMs = 0;
   private rotating: Promise<void> | undefined;
+  private readonly keep: (stream: 'stdout' | 'stderr', line: string) => boolean;
 
-  constructor(file: string, o: { maxBytes: number; now: () => number }) {
+  /** `keep` sees each whole line first; false leaves it out of the log. */
+  constructor(
+    file: string,
+    o: { maxBytes: number; now: () => number; keep?: (stream: 'stdout' | 'stderr', line: string) => boolean },
+  ) {
     this.file = file;
     this.maxBytes = o.maxBytes;
     this.now = o.now;
+    this.keep = o.keep ?? (() => true);
     this.out = createWriteStream(file, { flags: 'a' });
     this.out.on('error', () => undefined);
   }
@@ -39,11 +45,11 @@ export class LogWriter {
     let text = this.partial[stream] + chunk.toString('utf8');
     let nl: number;
     while ((nl = text.indexOf('\n')) >= 0) {
-      this.line(stream, 'F', text.slice(0, nl));
+      if (this.keep(stream, text.slice(0, nl))) this.line(stream, 'F', text.slice(0, nl));
       text = text.slice(nl + 1);
     }
     while (text.length > MAX_LINE) {
-      this.line(stream, 'P', text.slice(0, MAX_LINE));
+      this.record(stream, 'P', text.slice(0, MAX_LINE));
       text = text.slice(MAX_LINE);
     }
     this.partial[stream] = text;
@@ -60,6 +66,14 @@ export class LogWriter {
   }
 
   private line(stream: 'stdout' | 'stderr', tag: 'F' | 'P', text: string): void {
+    while (text.length > MAX_LINE) {
+      this.record(stream, 'P', text.slice(0, MAX_LINE));
+      text = text.slice(MAX_LINE);
+    }
+    this.record(stream, tag, text);
+  }
+
+  private record(stream: 'stdout' | 'stderr', tag: 'F' | 'P', text: string): void {
     const ms = this.now();
     this.seq = ms === this.lastMs ? this.seq + 1 : 0;
     this.lastMs = ms;
