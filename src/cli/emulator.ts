@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_ACCESS_KEY, type EmulatorConfigInput, loadEmulatorConfigFile } from '../emulator/config.ts';
 import { startEmulator } from '../emulator/server.ts';
+import { createLogger, parseLogFormat } from '../util/log.ts';
 
 const DEFAULT_STATE_DIR = '.eci-virtual-node/emulator';
 
@@ -13,6 +14,7 @@ interface EmulatorCliOptions {
   config?: string;
   quotas: boolean;
   logLevel?: string;
+  logFormat: string;
 }
 
 function parsePort(value: string): number {
@@ -39,7 +41,12 @@ export function registerEmulatorCommand(program: Command): void {
       'YAML configuration: region, zones, vSwitches, security groups, AccessKeys, timings, quotas, faults',
     )
     .option('--no-quotas', 'turn off the per-action quotas (Throttling.User)')
-    .option('--log-level <level>', 'log level of the JSON request log on stderr (default: info)')
+    .option('--log-level <level>', 'log level of the request log on stderr (default: info)')
+    .option(
+      '--log-format <format>',
+      'json (one object a line) or text (for people)',
+      process.env.LOG_FORMAT ?? 'json',
+    )
     .addHelpText(
       'after',
       [
@@ -65,7 +72,12 @@ export function registerEmulatorCommand(program: Command): void {
       } else {
         stateDir = resolve(opts.stateDir ?? fileConfig.stateDir ?? DEFAULT_STATE_DIR);
       }
-      const emu = await startEmulator({ config, port: opts.port, host: opts.host, stateDir });
+      const logger = createLogger({
+        name: 'eci-emulator',
+        level: config.logLevel ?? 'info',
+        format: parseLogFormat(opts.logFormat),
+      });
+      const emu = await startEmulator({ config, port: opts.port, host: opts.host, stateDir, logger });
       process.stdout.write(
         `${JSON.stringify({
           url: emu.url,

@@ -15,7 +15,7 @@ import { PodController } from '../pods/pod-controller.ts';
 import { RefResolver } from '../pods/ref-resolver.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
-import { createLogger } from '../util/log.ts';
+import { createLogger, parseLogFormat } from '../util/log.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 
@@ -46,6 +46,7 @@ interface RunFlags {
   kubeApiBurst: string;
   eciQuotaMultiplier: string;
   logLevel: string;
+  logFormat: string;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -111,8 +112,13 @@ export function registerRunCommand(program: Command): void {
       '1',
     )
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
+    .option(
+      '--log-format <format>',
+      'json (one object a line) or text (for people)',
+      process.env.LOG_FORMAT ?? 'json',
+    )
     .action(async (flags: RunFlags) => {
-      const log = createLogger({ level: flags.logLevel });
+      const log = createLogger({ level: flags.logLevel, format: parseLogFormat(flags.logFormat) });
       const options = parseNodeOptions({ ...flags });
       const eciSettings = parseEciSettings(process.env);
       const kubeProxy = parseKubeProxy(process.env);
