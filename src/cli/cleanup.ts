@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
-import os from 'node:os';
-import path from 'node:path';
 import { openEciBackend } from '../app/eci-backend.ts';
 import { cleanupNode } from '../app/cleanup.ts';
 import { parseEciSettings } from '../config/eci-settings.ts';
 import { credentialsFromSecret, readCredentialsSecret } from '../config/live-config.ts';
+import { DEFAULT_EMULATOR_STATE_DIR } from '../config/paths.ts';
 import { createKubeClients } from '../kube/client.ts';
+import { DEFAULT_QUOTAS_PER_MINUTE } from '../providers/eci/eci-client.ts';
 import { systemClock } from '../util/clock.ts';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
 
 interface CleanupFlags {
@@ -15,6 +16,34 @@ interface CleanupFlags {
   clusterId?: string;
   emulatorStateDir: string;
   force: boolean;
+  dryRun: boolean;
+  stopController?: string;
+  webhookName?: string;
+  timeout: string;
+  concurrency: string;
+  eciQuotaMultiplier: string;
+}
+
+function namespaced(flag: string, v: string): { namespace: string; name: string } {
+  const [namespace, name, extra] = v.split('/');
+  if (!namespace || !name || extra !== undefined) {
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `${flag}: must be namespace/name (got ${JSON.stringify(v)})`,
+    );
+  }
+  return { namespace, name };
+}
+
+function number(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) {
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `${flag}: must be a number >= ${min} (got ${JSON.stringify(v)})`,
+    );
+  }
+  return n;
 }
 
 export function registerCleanupCommand(program: Command): void {
@@ -22,11 +51,12 @@ export function registerCleanupCommand(program: Command): void {
     .command('cleanup')
     .description(
       'uninstall a virtual node without leaving paid instances: delete every pod bound to it, every ECI\n' +
-        'container group it owns, then the node. Stop the controller first. ECI settings as for `run`.',
+        'container group it owns, then the node. Stop the controller first (or --stop-controller). ECI\n' +
+        'settings as for `run`. Safe to interrupt (Ctrl-C) and run again: it resumes with what is left.',
     )
     .option(
       '--kubeconfig <file>',
-      'kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)',
+      'kubeconfig of the cluster (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)',
       process.env.KUBECONFIG,
     )
     .option(
@@ -41,13 +71,50 @@ export function registerCleanupCommand(program: Command): void {
     .option(
       '--emulator-state-dir <dir>',
       'state directory of the embedded ECI emulator (when no AccessKey is configured)',
-      path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
+      DEFAULT_EMULATOR_STATE_DIR,
+    )
+    .option('--dry-run', 'print what would be deleted; delete nothing', false)
+    .option(
+      '--stop-controller <namespace/name>',
+      "first scale this controller Deployment to 0 and wait for its pods to go (the Helm chart's uninstall hook does)",
+    )
+    .option(
+      '--webhook-name <name>',
+      'first delete this MutatingWebhookConfiguration, so no new pod is routed to the node',
+    )
+    .option(
+      '--timeout <seconds>',
+      "give up after this long; auto = twice the fleet's time at the delete quota plus 3 minutes (at least 5); 0 = never",
+      'auto',
+    )
+    .option('--concurrency <n>', 'container group deletes in flight at once (paced inside the quota)', '32')
+    .option(
+      '--eci-quota-multiplier <n>',
+      'scale the client-side ECI per-minute quotas (for raised account quotas)',
+      '1',
     )
     .option('--force', 'proceed even though the controller still heartbeats', false)
     .action(async (flags: CleanupFlags) => {
       const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+      const multiplier = number('--eci-quota-multiplier', flags.eciQuotaMultiplier, 0.01);
+      const deadline =
+        flags.timeout === 'auto'
+          ? 'auto'
+          : number('--timeout', flags.timeout, 0) === 0
+            ? 'none'
+            : Number(flags.timeout) * 1000;
+      const concurrency = number('--concurrency', flags.concurrency, 1);
       const settings = parseEciSettings(process.env);
       const kube = await createKubeClients({ kubeconfig: flags.kubeconfig });
+      // Ctrl-C stops between deletes; a second one exits at once.
+      const stop = new AbortController();
+      const onSignal = () => {
+        if (stop.signal.aborted) process.exit(130);
+        process.stderr.write('\ncleanup: stopping after the deletes in flight (Ctrl-C again to quit now)\n');
+        stop.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       try {
         const backend = await openEciBackend({
           settings,
@@ -56,7 +123,7 @@ export function registerCleanupCommand(program: Command): void {
               ? credentialsFromSecret(await readCredentialsSecret(kube.core))
               : undefined,
           emulatorStateDir: flags.emulatorStateDir,
-          quotaMultiplier: 1,
+          quotaMultiplier: multiplier,
           clock: systemClock,
           log,
         });
@@ -69,17 +136,29 @@ export function registerCleanupCommand(program: Command): void {
             clusterId,
             nodeName: flags.nodeName,
             force: flags.force,
-            now: () => systemClock.now(),
-            sleep: (ms) => systemClock.sleep(ms),
+            dryRun: flags.dryRun,
+            stopController: flags.stopController
+              ? namespaced('--stop-controller', flags.stopController)
+              : undefined,
+            webhookName: flags.webhookName,
+            concurrency,
+            deletesPerMinute: DEFAULT_QUOTAS_PER_MINUTE.DeleteContainerGroup * multiplier,
+            deadline,
+            clock: systemClock,
             say: (line) => process.stdout.write(`${line}\n`),
+            signal: stop.signal,
           });
           process.stdout.write(
-            `cleanup done: ${r.podsDeleted} pod(s), ${r.groupsDeleted} group(s) deleted\n`,
+            r.dryRun
+              ? `cleanup dry run: ${r.podsDeleted} pod(s), ${r.groupsDeleted} group(s) would be deleted\n`
+              : `cleanup done: ${r.podsDeleted} pod(s), ${r.groupsDeleted} group(s) deleted\n`,
           );
         } finally {
           await backend.close();
         }
       } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
         await kube.close();
       }
     });

@@ -1,12 +1,17 @@
 import type { Command } from 'commander';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { open } from 'node:fs/promises';
+import { mkdtemp, open } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { clusterDown, clusterUp } from '../cluster/controlplane.ts';
+import { requirePrerequisites } from '../cluster/prerequisites.ts';
+import { defaultNodeIp } from '../config/node-options.ts';
+import { DEFAULT_EMULATOR_STATE_DIR } from '../config/paths.ts';
+import { checkReachable, loadKubeConfig } from '../kube/client.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 
 const exec = promisify(execFile);
@@ -16,6 +21,7 @@ const CLUSTER = { name: 'demo' };
 interface DemoFlags {
   keep: boolean;
   kubectl: string;
+  kubeconfig?: string;
 }
 
 /**
@@ -31,11 +37,36 @@ export function registerDemoCommand(program: Command): void {
     )
     .option('--keep', 'leave everything running after the demo (stop with Ctrl-C)', false)
     .option('--kubectl <path>', 'kubectl binary', process.env.KUBECTL ?? 'kubectl')
+    .option(
+      '--kubeconfig <file>',
+      'run the demo on this existing cluster (kind, k3d, ...) instead of building and starting a local one;\n' +
+        'it uses namespaces eci-demo and eci-demo-vk and removes what it made',
+    )
     .action(async (flags: DemoFlags) => {
       const step = (s: string) => process.stdout.write(`\n==> ${s}\n`);
-      step('starting a fresh local Kubernetes control plane (cluster "demo")');
-      await clusterDown({ ...CLUSTER, purge: true });
-      const cluster = await clusterUp(CLUSTER);
+      // Every prerequisite first: nothing is built or started when one is missing.
+      await requirePrerequisites({
+        env: process.env,
+        kubectl: flags.kubectl,
+        needCluster: !flags.kubeconfig,
+      });
+      const existing = flags.kubeconfig !== undefined;
+      let cluster: { kubeconfig: string; logsDir: string };
+      let loopback = true;
+      if (existing) {
+        const kc = loadKubeConfig(flags.kubeconfig);
+        step(`using the existing cluster ${kc.getCurrentCluster()?.server} (${flags.kubeconfig})`);
+        process.stdout.write(`Kubernetes ${await checkReachable(kc)}\n`);
+        loopback = /^https?:\/\/(127\.|localhost|\[::1\])/.test(kc.getCurrentCluster()?.server ?? '');
+        cluster = {
+          kubeconfig: flags.kubeconfig!,
+          logsDir: await mkdtemp(path.join(os.tmpdir(), 'eci-demo-')),
+        };
+      } else {
+        step('starting a fresh local Kubernetes control plane (cluster "demo")');
+        await clusterDown({ ...CLUSTER, purge: true });
+        cluster = await clusterUp(CLUSTER);
+      }
       const run = async (show: boolean, args: string[]) => {
         if (show) process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
         try {
@@ -63,21 +94,25 @@ export function registerDemoCommand(program: Command): void {
       step(
         'starting the virtual node (no AccessKey configured: the embedded ECI emulator stands in for Alibaba Cloud)',
       );
-      const stateDir = path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'demo-emulator');
+      const stateDir = DEFAULT_EMULATOR_STATE_DIR;
       const logFile = path.join(cluster.logsDir, 'virtual-node.log');
+      // A cluster elsewhere (kind, k3d: the API server in a container) reaches this machine on its
+      // address, not on 127.0.0.1.
+      const nodeIp = loopback ? '127.0.0.1' : defaultNodeIp();
+      const webhookPort = loopback ? 0 : await freePort();
       const controller = await startController(
         [
           'run',
           '--kubeconfig',
           cluster.kubeconfig,
           '--node-ip',
-          '127.0.0.1',
+          nodeIp,
           '--emulator-state-dir',
           stateDir,
           '--webhook-port',
-          '0',
+          String(webhookPort),
           '--webhook-endpoint',
-          'local',
+          loopback ? 'local' : `https://${nodeIp}:${webhookPort}/mutate`,
         ],
         logFile,
       );
@@ -113,17 +148,21 @@ export function registerDemoCommand(program: Command): void {
         await kubectl('get', 'node', '-o', 'wide');
 
         step('method 1 of the install guide: label the pod alibabacloud.com/eci=true');
-        await kubectl('run', 'nginx', '--image', 'nginx', '-l', 'alibabacloud.com/eci=true');
-        await until('the pod to be Running', runningPod('default'));
-        await kubectl('get', 'pod', '-o', 'wide');
+        // On a cluster of the user's, in namespaces of the demo's own.
+        const ns1 = existing ? ['-n', 'eci-demo'] : [];
+        if (existing) await kubectl('create', 'ns', 'eci-demo');
+        await kubectl(...ns1, 'run', 'nginx', '--image', 'nginx', '-l', 'alibabacloud.com/eci=true');
+        await until('the pod to be Running', runningPod(existing ? 'eci-demo' : 'default'));
+        await kubectl(...ns1, 'get', 'pod', '-o', 'wide');
 
         step('method 2 of the install guide: label the namespace alibabacloud.com/eci=true');
-        await kubectl('create', 'ns', 'vk');
-        await kubectl('label', 'namespace', 'vk', 'alibabacloud.com/eci=true');
-        await kubectl('-n', 'vk', 'run', 'nginx', '--image', 'nginx');
-        await until('the pod to be Running', runningPod('vk'));
-        await kubectl('-n', 'vk', 'get', 'pod', '-o', 'wide');
-        await kubectl('-n', 'vk', 'describe', 'pod', 'nginx');
+        const vk = existing ? 'eci-demo-vk' : 'vk';
+        await kubectl('create', 'ns', vk);
+        await kubectl('label', 'namespace', vk, 'alibabacloud.com/eci=true');
+        await kubectl('-n', vk, 'run', 'nginx', '--image', 'nginx');
+        await until('the pod to be Running', runningPod(vk));
+        await kubectl('-n', vk, 'get', 'pod', '-o', 'wide');
+        await kubectl('-n', vk, 'describe', 'pod', 'nginx');
 
         if (flags.keep) {
           step(
@@ -143,12 +182,25 @@ export function registerDemoCommand(program: Command): void {
           await new Promise((r) => controller.once('exit', r));
         }
         const cleanup = await startController(
-          ['cleanup', '--kubeconfig', cluster.kubeconfig, '--emulator-state-dir', stateDir, '--force'],
+          [
+            'cleanup',
+            '--kubeconfig',
+            cluster.kubeconfig,
+            '--emulator-state-dir',
+            stateDir,
+            '--webhook-name',
+            'eci-virtual-node',
+            '--force',
+          ],
           logFile,
           true,
         );
         await new Promise((r) => cleanup.once('exit', r));
-        await clusterDown({ ...CLUSTER, purge: true });
+        if (existing) {
+          await quiet('delete', 'ns', 'eci-demo', 'eci-demo-vk', '--ignore-not-found', '--wait=false');
+        } else {
+          await clusterDown({ ...CLUSTER, purge: true });
+        }
       }
       step('done: both pods ran as ECI container groups on the virtual node, and nothing is left behind');
     });
@@ -166,4 +218,12 @@ async function startController(args: string[], logFile: string, show = false): P
   });
   child.once('exit', () => void log.close());
   return child;
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
 }

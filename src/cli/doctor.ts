@@ -27,7 +27,7 @@ export function registerDoctorCommand(program: Command): void {
     )
     .option(
       '--kubeconfig <file>',
-      'kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)',
+      'kubeconfig of the cluster (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)',
       process.env.KUBECONFIG,
     )
     .option('--eci-profile <namespace/name>', 'the profile ConfigMap', 'kube-system/eci-profile')

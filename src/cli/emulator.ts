@@ -2,9 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_ACCESS_KEY, type EmulatorConfigInput, loadEmulatorConfigFile } from '../emulator/config.ts';
 import { startEmulator } from '../emulator/server.ts';
+import { DEFAULT_EMULATOR_STATE_DIR } from '../config/paths.ts';
 import { createLogger, parseLogFormat } from '../util/log.ts';
-
-const DEFAULT_STATE_DIR = '.eci-virtual-node/emulator';
 
 interface EmulatorCliOptions {
   port?: number;
@@ -34,7 +33,10 @@ export function registerEmulatorCommand(program: Command): void {
     )
     .option('--port <port>', 'port to listen on; 0 picks a free port (default: 9440)', parsePort)
     .option('--host <address>', 'address to listen on (default: 127.0.0.1)')
-    .option('--state-dir <dir>', `directory for the journal and snapshots (default: ${DEFAULT_STATE_DIR})`)
+    .option(
+      '--state-dir <dir>',
+      `directory for the journal and snapshots (default: ${DEFAULT_EMULATOR_STATE_DIR})`,
+    )
     .option('--memory', 'keep state in memory only; nothing survives a restart')
     .option(
       '--config <file>',
@@ -70,7 +72,7 @@ export function registerEmulatorCommand(program: Command): void {
       if (opts.memory === true) {
         delete config.stateDir;
       } else {
-        stateDir = resolve(opts.stateDir ?? fileConfig.stateDir ?? DEFAULT_STATE_DIR);
+        stateDir = resolve(opts.stateDir ?? fileConfig.stateDir ?? DEFAULT_EMULATOR_STATE_DIR);
       }
       const logger = createLogger({
         name: 'eci-emulator',

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import os from 'node:os';
-import path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseEciSettings, parseKubeProxy } from '../config/eci-settings.ts';
 import { ClusterServices } from '../pods/cluster-services.ts';
@@ -8,7 +6,8 @@ import { parseSelectors } from '../webhook/selectors.ts';
 import { LiveConfig } from '../config/live-config.ts';
 import { openEciBackend } from '../app/eci-backend.ts';
 import { defaultNodeIp, parseNodeOptions, toNodeSpec } from '../config/node-options.ts';
-import { createKubeClients, type KubeClients } from '../kube/client.ts';
+import { checkReachable, createKubeClients, type KubeClients } from '../kube/client.ts';
+import { DEFAULT_EMULATOR_STATE_DIR } from '../config/paths.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { PodController } from '../pods/pod-controller.ts';
@@ -59,7 +58,7 @@ export function registerRunCommand(program: Command): void {
     )
     .option(
       '--kubeconfig <file>',
-      'kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)',
+      'kubeconfig of the cluster (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)',
       process.env.KUBECONFIG,
     )
     .option(
@@ -85,7 +84,7 @@ export function registerRunCommand(program: Command): void {
     .option(
       '--emulator-state-dir <dir>',
       'state directory of the embedded ECI emulator',
-      path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
+      DEFAULT_EMULATOR_STATE_DIR,
     )
     .option('--eci-profile <namespace/name>', 'the hot-reloaded profile ConfigMap', 'kube-system/eci-profile')
     .option(
@@ -127,6 +126,7 @@ export function registerRunCommand(program: Command): void {
         qps: positive('--kube-api-qps', flags.kubeApiQps),
         burst: positive('--kube-api-burst', flags.kubeApiBurst),
       });
+      await checkReachable(kube.kc);
       const quotaMultiplier = positive('--eci-quota-multiplier', flags.eciQuotaMultiplier, 0.01);
       const stop = new AbortController();
       // SIGTERM stops the loops and leaves the Node and every pod as they are: a restart is a gap in

@@ -10,7 +10,7 @@ import type { ComponentName } from './state.ts';
 export const K8S_VERSION = '1.34.4';
 export const ETCD_VERSION = '3.6.16';
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../tools/build-control-plane.sh', import.meta.url));
 
@@ -114,7 +114,7 @@ function runBuild(
   });
 }
 
-async function onPath(cmd: string, env: Env): Promise<boolean> {
+export async function onPath(cmd: string, env: Env): Promise<boolean> {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {

@@ -7,6 +7,7 @@ import {
   PatchStrategy,
   ServerConfiguration,
   setHeaderOptions,
+  VersionApi,
   type RequestContext,
   type ResponseContext,
   RequestContext as KubeRequestContext,
@@ -15,7 +16,10 @@ import {
 import { Agent, request, type Dispatcher } from 'undici';
 import { WatchStats } from './watch-stats.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { describeError, ErrorCodes, ProductError } from '../util/errors.ts';
 
 export interface KubeClientOptions {
   /** Path to a kubeconfig; empty means in-cluster service account, then $KUBECONFIG / ~/.kube/config. */
@@ -47,16 +51,35 @@ export interface KubeClients {
   close(): Promise<void>;
 }
 
+/**
+ * The kubeconfig, in the order every command documents: `--kubeconfig` (whose default is $KUBECONFIG),
+ * then the in-cluster ServiceAccount, then ~/.kube/config. With none of them, a clear error — not the
+ * client library's fallback to http://localhost:8080 and its "HTTP protocol is not allowed" later.
+ */
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
+  const home = join(homedir(), '.kube', 'config');
   try {
     if (path) kc.loadFromFile(path);
     else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-    else kc.loadFromDefault();
+    else if (existsSync(home)) kc.loadFromFile(home);
+    else {
+      throw new ProductError(
+        ErrorCodes.CONFIG_INVALID,
+        `no kubeconfig: pass --kubeconfig <file> or set KUBECONFIG (${home} does not exist and this is not ` +
+          'a pod in a cluster). For a local cluster: `eci-virtual-node cluster up`, then ' +
+          '--kubeconfig "$(eci-virtual-node cluster kubeconfig)"',
+      );
+    }
   } catch (err) {
-    throw new ProductError(ErrorCodes.CONFIG_INVALID, `cannot load kubeconfig ${path ?? '(default)'}`, {
-      cause: err,
-    });
+    if (err instanceof ProductError) throw err;
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `cannot load kubeconfig ${path ?? home}: ${describeError(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   if (!kc.getCurrentCluster()) {
     throw new ProductError(
@@ -149,3 +172,32 @@ export function httpStatus(err: unknown): number | undefined {
 
 export const isNotFound = (err: unknown): boolean => httpStatus(err) === 404;
 export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;
+
+/**
+ * Asks the API server for its version, so an unreachable or refusing cluster is said plainly at start
+ * ("cannot reach the Kubernetes API server at https://...: connect ECONNREFUSED") instead of as the
+ * first controller call's failure. Returns the server's gitVersion.
+ */
+export async function checkReachable(kc: KubeConfig, timeoutMs = 10_000): Promise<string> {
+  const server = kc.getCurrentCluster()?.server ?? '(no server)';
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const v = await Promise.race([
+      kc.makeApiClient(VersionApi).getCode(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs);
+      }),
+    ]);
+    return v.gitVersion;
+  } catch (err) {
+    const cause = describeError(err) || String((err as { cause?: unknown }).cause ?? err);
+    throw new ProductError(
+      ErrorCodes.KUBE_API,
+      `cannot reach the Kubernetes API server at ${server}: ${cause}. Check that the cluster is running and ` +
+        'that --kubeconfig (or KUBECONFIG) points at it',
+      { cause: err },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
