@@ -33,7 +33,7 @@ NODE_VERSION=$("$NODE_BIN" --version)
 DEBS=(libc6 libgcc-s1 libstdc++6)
 
 # The key: app sources, lockfile, Node binary, this script, and the Debian package versions.
-deb_versions=$(apt-cache policy "${DEBS[@]}" 2>/dev/null | awk '/^[a-z]/{p=$1} /Candidate:/{print p $2}' | tr '\n' ' ')
+deb_versions=$(apt-cache policy "${DEBS[@]}" coreutils 2>/dev/null | awk '/^[a-z]/{p=$1} /Candidate:/{print p $2}' | tr '\n' ' ')
 [[ -n "$deb_versions" ]] || die "apt knows none of ${DEBS[*]}; run apt-get update"
 KEY=$(
   {
@@ -72,7 +72,7 @@ rm -rf "$APP/node_modules/@types"
 log "Debian runtime libraries: ${DEBS[*]}"
 DEBDIR="$CACHE/image/debs"
 mkdir -p "$DEBDIR"
-(cd "$DEBDIR" && apt-get download "${DEBS[@]}" >/dev/null 2>&1) || die "apt-get download ${DEBS[*]} failed; run apt-get update"
+(cd "$DEBDIR" && apt-get download "${DEBS[@]}" coreutils >/dev/null 2>&1) || die "apt-get download ${DEBS[*]} coreutils failed; run apt-get update"
 
 log "OCI layout and root filesystem"
 rm -rf "$OUT/oci"
@@ -96,6 +96,10 @@ chown 1000:1000 "$R/var/lib/eci-virtual-node"
 cp -a "$APP/." "$R/app/"
 chown -R 0:0 "$R/app"
 ln -s /app/bin/eci-virtual-node.js "$R/usr/local/bin/eci-virtual-node"
+# `eci-virtual-node` on PATH is the script with `#!/usr/bin/env node`, as the Deployment's command
+# names it: env, alone of coreutils, comes along for that line.
+dpkg-deb -x "$(ls "$DEBDIR"/coreutils_*.deb | head -n1)" "$WORK/coreutils"
+install -D -m 0755 "$WORK/coreutils/usr/bin/env" "$R/usr/bin/env"
 # The runtime user by number (Kubernetes verifies runAsNonRoot on the number), named for `id` and logs.
 printf 'root:x:0:0:root:/root:/sbin/nologin\neci:x:1000:1000:eci-virtual-node:/var/lib/eci-virtual-node:/sbin/nologin\n' >"$R/etc/passwd"
 printf 'root:x:0:\neci:x:1000:\n' >"$R/etc/group"

@@ -76,6 +76,14 @@ describe('the controller image (tools/build-image.sh)', { timeout: 600_000 }, ()
     assert.equal(code, 0, out);
     assert.equal(out.trim(), image.tag);
 
+    // The Deployment's command: `eci-virtual-node` on the image's PATH.
+    const onPath = startInRootfs(unpacked.rootfs, ['eci-virtual-node', '--version'], {
+      env,
+      user: image.config.config.User!,
+    });
+    assert.equal(await onPath.exited, 0, onPath.output);
+    assert.equal(onPath.output.trim(), image.tag);
+
     const emu = startInRootfs(
       unpacked.rootfs,
       [...image.config.config.Entrypoint!, 'emulator', '--port', '0', '--memory'],
