@@ -16,7 +16,8 @@ import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger, parseLogFormat } from '../util/log.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
-import { startMetricsServer } from '../metrics/server.ts';
+import { ControllerMetrics } from '../metrics/controller-metrics.ts';
+import { freshness, startMetricsServer } from '../metrics/server.ts';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -101,7 +102,10 @@ export function registerRunCommand(program: Command): void {
       'name of the MutatingWebhookConfiguration the controller keeps current',
       'eci-virtual-node',
     )
-    .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: off)')
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /livez, /readyz (and /healthz) on this port (default: off)',
+    )
     .option('--metrics-bind-address <ip>', 'address for the metrics port', '0.0.0.0')
     .option('--kube-api-qps <n>', 'API server requests per second (sustained), events apart', '200')
     .option('--kube-api-burst <n>', 'API server requests allowed at once', '400')
@@ -121,7 +125,13 @@ export function registerRunCommand(program: Command): void {
       const options = parseNodeOptions({ ...flags });
       const eciSettings = parseEciSettings(process.env);
       const kubeProxy = parseKubeProxy(process.env);
+      // Histograms are observed from the first request on; the rest is read at scrape time.
+      const metricsOn = flags.metricsPort !== undefined;
+      const controllerMetrics = metricsOn
+        ? new ControllerMetrics({ version: pkg.version, kubernetesVersion: KUBELET_VERSION.split('-')[0]! })
+        : undefined;
       const kube = await createKubeClients({
+        onRequest: controllerMetrics?.observeKubeRequest,
         kubeconfig: flags.kubeconfig,
         qps: positive('--kube-api-qps', flags.kubeApiQps),
         burst: positive('--kube-api-burst', flags.kubeApiBurst),
@@ -138,7 +148,12 @@ export function registerRunCommand(program: Command): void {
         });
       }
       // Events get their own client and rate limit (kubelet: 50 QPS, burst 100), apart from status writes.
-      const eventKube = await createKubeClients({ kubeconfig: flags.kubeconfig, qps: 50, burst: 100 });
+      const eventKube = await createKubeClients({
+        kubeconfig: flags.kubeconfig,
+        qps: 50,
+        burst: 100,
+        onRequest: controllerMetrics?.observeKubeRequest,
+      });
       const events = new EventRecorder({
         api: eventKube.core,
         component: 'eci-virtual-node',
@@ -222,6 +237,7 @@ export function registerRunCommand(program: Command): void {
           ownedInstances: () => provider.index.size,
         });
         const pods = new PodController({
+          onPodRunning: (_pod, seconds) => controllerMetrics?.observePodRunning(seconds),
           kube,
           provider,
           nodeName: options.nodeName,
@@ -229,18 +245,56 @@ export function registerRunCommand(program: Command): void {
           clock: systemClock,
           log,
         });
-        if (flags.metricsPort !== undefined) {
+        if (controllerMetrics) {
+          backend.client.observe = controllerMetrics.observeEciCall;
+          controllerMetrics.read({
+            kubeRequests: () => sumCounts(kube.requests, eventKube.requests),
+            eciCalls: () => backend.client.calls,
+            pods: () => pods.podCount,
+            groups: () => provider.index.size,
+            watchRestarts: () => kube.watchStats.restarts(),
+            watchRelists: () => kube.watchStats.relists(),
+            queue: () => pods.queueStats(),
+            statusFeedLastSuccessAt: () => provider.statusFeedLastSuccessAt,
+            now: () => systemClock.now(),
+          });
+          const startedAt = systemClock.now();
+          const now = () => systemClock.now();
           metrics = await startMetricsServer(
-            positive('--metrics-port', flags.metricsPort, 0),
+            positive('--metrics-port', flags.metricsPort!, 0),
             flags.metricsBindAddress,
             {
-              kubeRequests: () => sumCounts(kube.requests, eventKube.requests),
-              eciCalls: () => backend.client.calls,
-              pods: () => pods.podCount,
-              groups: () => provider.index.size,
-              ready: () => node.ready && pods.started,
-              watchRestarts: () => kube.watchStats.restarts(),
-              watchRelists: () => kube.watchStats.relists(),
+              registry: controllerMetrics.registry,
+              live: [
+                // A controller whose heartbeat stopped is as good as gone: the node goes NotReady.
+                freshness({
+                  name: 'node-lease',
+                  what: 'the node Lease was last renewed',
+                  lastAt: () => node.lastLeaseRenewAt,
+                  maxAgeMs: 2 * 40_000,
+                  now,
+                  startedAt,
+                }),
+                // The watch reopens at least every 10 minutes and shows bookmarks in between.
+                freshness({
+                  name: 'pod-watch',
+                  what: 'the pod watch was last heard from',
+                  lastAt: () => pods.podWatchActivityAt,
+                  maxAgeMs: 15 * 60_000,
+                  now,
+                  startedAt,
+                }),
+              ],
+              ready: [
+                {
+                  name: 'node-registered',
+                  check: () => (node.ready ? undefined : 'the Node is not registered Ready yet'),
+                },
+                {
+                  name: 'pods-synced',
+                  check: () => (pods.started ? undefined : 'the pod informer has not synced yet'),
+                },
+              ],
             },
           );
         }

@@ -13,7 +13,7 @@ import {
   RequestContext as KubeRequestContext,
   HttpMethod,
 } from '@kubernetes/client-node';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, DecoratorHandler, request, type Dispatcher } from 'undici';
 import { WatchStats } from './watch-stats.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import { existsSync } from 'node:fs';
@@ -28,6 +28,8 @@ export interface KubeClientOptions {
   qps?: number;
   burst?: number;
   userAgent?: string;
+  /** Called when a request's response ends (watches excluded): verb, status code or `error`, seconds. */
+  onRequest?: (verb: string, code: string, seconds: number) => void;
 }
 
 export interface KubeClients {
@@ -90,6 +92,48 @@ export function loadKubeConfig(path?: string): KubeConfig {
   return kc;
 }
 
+/** Reports a request's verb, status code (or `error`) and seconds when its response ends. */
+type Hook<K extends 'onResponseStart' | 'onResponseEnd' | 'onResponseError'> = NonNullable<
+  Dispatcher.DispatchHandler[K]
+>;
+interface ResponseHooks {
+  onResponseStart(...a: Parameters<Hook<'onResponseStart'>>): ReturnType<Hook<'onResponseStart'>>;
+  onResponseEnd(...a: Parameters<Hook<'onResponseEnd'>>): ReturnType<Hook<'onResponseEnd'>>;
+  onResponseError(...a: Parameters<Hook<'onResponseError'>>): ReturnType<Hook<'onResponseError'>>;
+}
+// undici's typings of DecoratorHandler predate its handler API (onResponse*), which it implements.
+const Decorator = DecoratorHandler as unknown as new (handler: Dispatcher.DispatchHandler) => ResponseHooks;
+
+class TimedHandler extends Decorator {
+  readonly #verb: string;
+  readonly #started: number;
+  readonly #report: NonNullable<KubeClientOptions['onRequest']>;
+  #code = 'error';
+  constructor(
+    handler: Dispatcher.DispatchHandler,
+    verb: string,
+    started: number,
+    report: NonNullable<KubeClientOptions['onRequest']>,
+  ) {
+    super(handler);
+    this.#verb = verb;
+    this.#started = started;
+    this.#report = report;
+  }
+  override onResponseStart(...args: Parameters<ResponseHooks['onResponseStart']>) {
+    this.#code = String(args[1]);
+    return super.onResponseStart(...args);
+  }
+  override onResponseEnd(...args: Parameters<ResponseHooks['onResponseEnd']>) {
+    this.#report(this.#verb, this.#code, (performance.now() - this.#started) / 1000);
+    return super.onResponseEnd(...args);
+  }
+  override onResponseError(...args: Parameters<ResponseHooks['onResponseError']>) {
+    this.#report(this.#verb, 'error', (performance.now() - this.#started) / 1000);
+    return super.onResponseError(...args);
+  }
+}
+
 /**
  * API clients that share one connection pool and one rate limiter.
  *
@@ -105,12 +149,21 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
   const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string } =
     {};
   await kc.applyToHTTPSOptions(tls as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
-  const dispatcher = new Agent({
+  const agent = new Agent({
     connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 },
     // Each informer's watch holds one connection for as long as it runs; the rest serve requests.
     connections: 24,
     pipelining: 1,
   });
+  const onRequest = opts.onRequest;
+  // Request latency by verb and status code, timed at the connection pool (watches excluded: they
+  // last minutes by design).
+  const dispatcher: Dispatcher = onRequest
+    ? agent.compose((dispatch) => (o, handler) => {
+        if (/[?&]watch=(1|true)/.test(o.path)) return dispatch(o, handler);
+        return dispatch(o, new TimedHandler(handler, o.method, performance.now(), onRequest));
+      })
+    : agent;
   const bucket = new TokenBucket({ rate: opts.qps ?? 50, burst: opts.burst ?? 100 });
   const requests = new Map<string, number>();
   const count = (method: string) => requests.set(method, (requests.get(method) ?? 0) + 1);
@@ -155,7 +208,7 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
         bodyTimeout: idleTimeoutMs,
       });
     },
-    close: () => dispatcher.close(),
+    close: () => agent.close(),
   };
 }
 

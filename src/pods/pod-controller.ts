@@ -19,6 +19,8 @@ export interface PodControllerOptions {
   log: Logger;
   /** Pods reconciled at once; ECI calls are latency-bound, so this is well above the core count. */
   concurrency?: number;
+  /** Told when a pod's status first says Running: seconds since it was bound to the node. */
+  onPodRunning?: (pod: V1Pod, seconds: number) => void;
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
@@ -37,7 +39,7 @@ export class PodController {
   #started = false;
 
   constructor(o: PodControllerOptions) {
-    this.#o = { ...o, concurrency: o.concurrency ?? 32 };
+    this.#o = { ...o, concurrency: o.concurrency ?? 32, onPodRunning: o.onPodRunning ?? (() => undefined) };
     this.#queue = new WorkQueue({ clock: o.clock, concurrency: this.#o.concurrency });
     this.#informer = new PodInformer({
       kube: o.kube,
@@ -46,6 +48,16 @@ export class PodController {
       log: o.log,
       onChange: (key) => this.#queue.add(key),
     });
+  }
+
+  /** When the pod watch last showed it is alive (ms epoch), for liveness. */
+  get podWatchActivityAt(): number {
+    return this.#informer.lastActivityAt;
+  }
+
+  /** The work queue's figures, for the metrics. */
+  queueStats(): ReturnType<WorkQueue['stats']> {
+    return this.#queue.stats();
   }
 
   /** Pods bound to the node, as the informer holds them. */
@@ -162,6 +174,11 @@ export class PodController {
       },
       mergePatch,
     );
+    if (status.phase === 'Running' && pod.status?.phase !== 'Running') {
+      const bound = pod.status?.conditions?.find((c) => c.type === 'PodScheduled')?.lastTransitionTime;
+      const since = new Date(bound ?? pod.metadata?.creationTimestamp ?? this.#o.clock.now()).getTime();
+      this.#o.onPodRunning(pod, Math.max(0, (this.#o.clock.now() - since) / 1000));
+    }
   }
 
   /** Removes the pod object once its instance is gone; the UID precondition spares a successor. */

@@ -131,8 +131,9 @@ export class MiniKubelet {
         await this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` })
       ).items;
       for (const pod of pods) await this.#sync(pod);
-    } catch {
-      // the next tick tries again
+    } catch (err) {
+      // The next tick tries again; said, so a stuck test shows why.
+      process.stderr.write(`[mini-kubelet] ${err instanceof Error ? err.message : String(err)}\n`);
     } finally {
       this.#busy = false;
     }
@@ -145,9 +146,17 @@ export class MiniKubelet {
     let r = this.#pods.get(uid);
     if (pod.metadata?.deletionTimestamp) {
       if (r?.proc) await r.proc.stop('SIGTERM');
+      // The grace period goes in the body too: with a body, the API server ignores the query's.
       await this.#core
-        .deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0, body: { preconditions: { uid } } })
-        .catch(() => undefined);
+        .deleteNamespacedPod({
+          name,
+          namespace: ns,
+          gracePeriodSeconds: 0,
+          body: { gracePeriodSeconds: 0, preconditions: { uid } },
+        })
+        .catch((err: unknown) =>
+          process.stderr.write(`[mini-kubelet] delete ${ns}/${name}: ${String(err).slice(0, 300)}\n`),
+        );
       if (r) await rm(r.dir, { recursive: true, force: true });
       this.#pods.delete(uid);
       return;

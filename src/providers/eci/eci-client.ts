@@ -61,6 +61,8 @@ export interface EciClientOptions {
 export class EciClient {
   readonly regionId: string;
   readonly calls = new Map<string, number>();
+  /** Told of every attempt: action, `OK` or the cloud's error code, seconds. Set by the metrics. */
+  observe: ((action: string, code: string, seconds: number) => void) | undefined;
   #sdk: Sdk;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #o: EciClientOptions;
@@ -128,10 +130,12 @@ export class EciClient {
           autoretry: false,
         });
         const result = await fn(runtime);
+        this.observe?.(action, 'OK', (this.#o.clock.now() - started) / 1000);
         this.#o.log.debug({ action, ms: this.#o.clock.now() - started }, 'eci call');
         return result;
       } catch (raw) {
         const err = toEciApiError(action, raw);
+        this.observe?.(action, err.cloudCode, (this.#o.clock.now() - started) / 1000);
         const retry = err.retryable && err.kind !== 'stock' && attempt < attempts && !signal?.aborted;
         this.#o.log.warn(
           {

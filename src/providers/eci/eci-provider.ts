@@ -57,6 +57,11 @@ export class EciProvider implements PodProvider {
   readonly #emitted = new Map<string, Map<string, number>>();
   #notify: (podKey: string) => void = () => undefined;
 
+  /** When the status feed last brought the group index up to date (ms epoch), for its lag metric. */
+  get statusFeedLastSuccessAt(): number | undefined {
+    return this.#feed.lastSuccessAt;
+  }
+
   constructor(o: EciProviderOptions) {
     this.#o = o;
     this.index = new GroupIndex({ clusterId: o.clusterId, nodeName: o.nodeName });
