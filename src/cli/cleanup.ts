@@ -3,9 +3,11 @@ import { openEciBackend } from '../app/eci-backend.ts';
 import { cleanupNode } from '../app/cleanup.ts';
 import { parseEciSettings } from '../config/eci-settings.ts';
 import { credentialsFromSecret, readCredentialsSecret } from '../config/live-config.ts';
-import { DEFAULT_EMULATOR_STATE_DIR } from '../config/paths.ts';
+import { defaultEmulatorStateDir } from '../app/run-config.ts';
 import { createKubeClients } from '../kube/client.ts';
-import { DEFAULT_QUOTAS_PER_MINUTE } from '../providers/eci/eci-client.ts';
+import { EciProvider } from '../providers/eci/eci-provider.ts';
+import { defaultClusterId } from '../app/cluster-id.ts';
+import type { Env } from '../app/run-config.ts';
 import { systemClock } from '../util/clock.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
@@ -46,7 +48,7 @@ function number(flag: string, v: string, min: number): number {
   return n;
 }
 
-export function registerCleanupCommand(program: Command): void {
+export function registerCleanupCommand(program: Command, env: Env): void {
   program
     .command('cleanup')
     .description(
@@ -57,13 +59,9 @@ export function registerCleanupCommand(program: Command): void {
     .option(
       '--kubeconfig <file>',
       'kubeconfig of the cluster (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)',
-      process.env.KUBECONFIG,
+      env.KUBECONFIG,
     )
-    .option(
-      '--node-name <name>',
-      'the virtual node to remove',
-      process.env.VKUBELET_NODE_NAME ?? 'virtual-kubelet',
-    )
+    .option('--node-name <name>', 'the virtual node to remove', env.VKUBELET_NODE_NAME ?? 'virtual-kubelet')
     .option(
       '--cluster-id <id>',
       'cluster identity on the groups (default: UID of kube-system, as `run` uses)',
@@ -71,7 +69,7 @@ export function registerCleanupCommand(program: Command): void {
     .option(
       '--emulator-state-dir <dir>',
       'state directory of the embedded ECI emulator (when no AccessKey is configured)',
-      DEFAULT_EMULATOR_STATE_DIR,
+      defaultEmulatorStateDir(),
     )
     .option('--dry-run', 'print what would be deleted; delete nothing', false)
     .option(
@@ -95,7 +93,7 @@ export function registerCleanupCommand(program: Command): void {
     )
     .option('--force', 'proceed even though the controller still heartbeats', false)
     .action(async (flags: CleanupFlags) => {
-      const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+      const log = createLogger({ level: env.LOG_LEVEL ?? 'warn' });
       const multiplier = number('--eci-quota-multiplier', flags.eciQuotaMultiplier, 0.01);
       const deadline =
         flags.timeout === 'auto'
@@ -104,8 +102,11 @@ export function registerCleanupCommand(program: Command): void {
             ? 'none'
             : Number(flags.timeout) * 1000;
       const concurrency = number('--concurrency', flags.concurrency, 1);
-      const settings = parseEciSettings(process.env);
-      const kube = await createKubeClients({ kubeconfig: flags.kubeconfig });
+      const settings = parseEciSettings(env);
+      const kube = await createKubeClients({
+        kubeconfig: flags.kubeconfig,
+        inCluster: !flags.kubeconfig && !!env.KUBERNETES_SERVICE_HOST,
+      });
       // Ctrl-C stops between deletes; a second one exits at once.
       const stop = new AbortController();
       const onSignal = () => {
@@ -128,12 +129,17 @@ export function registerCleanupCommand(program: Command): void {
           log,
         });
         try {
-          const clusterId =
-            flags.clusterId ?? (await kube.core.readNamespace({ name: 'kube-system' })).metadata?.uid ?? '';
+          const provider = new EciProvider({
+            eci: backend.client,
+            clusterId: flags.clusterId ?? (await defaultClusterId(kube)),
+            nodeName: flags.nodeName,
+            hostIP: '',
+            clock: systemClock,
+            log,
+          });
           const r = await cleanupNode({
             kube,
-            eci: backend.client,
-            clusterId,
+            instances: provider,
             nodeName: flags.nodeName,
             force: flags.force,
             dryRun: flags.dryRun,
@@ -142,8 +148,7 @@ export function registerCleanupCommand(program: Command): void {
               : undefined,
             webhookName: flags.webhookName,
             concurrency,
-            deletesPerMinute: DEFAULT_QUOTAS_PER_MINUTE.DeleteContainerGroup * multiplier,
-            deadline,
+            timeoutMs: deadline === 'auto' ? undefined : deadline === 'none' ? Infinity : deadline,
             clock: systemClock,
             say: (line) => process.stdout.write(`${line}\n`),
             signal: stop.signal,

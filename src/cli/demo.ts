@@ -10,8 +10,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { clusterDown, clusterUp } from '../cluster/controlplane.ts';
 import { requirePrerequisites } from '../cluster/prerequisites.ts';
 import { defaultNodeIp } from '../config/node-options.ts';
-import { DEFAULT_EMULATOR_STATE_DIR } from '../config/paths.ts';
+import { defaultEmulatorStateDir } from '../app/run-config.ts';
 import { checkReachable, loadKubeConfig } from '../kube/client.ts';
+import type { Env } from '../app/run-config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 
 const exec = promisify(execFile);
@@ -28,7 +29,7 @@ interface DemoFlags {
  * The Quick start: a fresh local control plane, the virtual node on the embedded ECI emulator, and the
  * install guide's own commands — each shown with the real kubectl, as a user would type it.
  */
-export function registerDemoCommand(program: Command): void {
+export function registerDemoCommand(program: Command, env: Env): void {
   program
     .command('demo')
     .description(
@@ -36,7 +37,7 @@ export function registerDemoCommand(program: Command): void {
         "time), the virtual node on the ECI emulator, and the install guide's commands sending nginx to it",
     )
     .option('--keep', 'leave everything running after the demo (stop with Ctrl-C)', false)
-    .option('--kubectl <path>', 'kubectl binary', process.env.KUBECTL ?? 'kubectl')
+    .option('--kubectl <path>', 'kubectl binary', env.KUBECTL ?? 'kubectl')
     .option(
       '--kubeconfig <file>',
       'run the demo on this existing cluster (kind, k3d, ...) instead of building and starting a local one;\n' +
@@ -54,7 +55,7 @@ export function registerDemoCommand(program: Command): void {
       let cluster: { kubeconfig: string; logsDir: string };
       let loopback = true;
       if (existing) {
-        const kc = loadKubeConfig(flags.kubeconfig);
+        const kc = loadKubeConfig(flags.kubeconfig, { inCluster: false });
         step(`using the existing cluster ${kc.getCurrentCluster()?.server} (${flags.kubeconfig})`);
         process.stdout.write(`Kubernetes ${await checkReachable(kc)}\n`);
         loopback = /^https?:\/\/(127\.|localhost|\[::1\])/.test(kc.getCurrentCluster()?.server ?? '');
@@ -64,8 +65,8 @@ export function registerDemoCommand(program: Command): void {
         };
       } else {
         step('starting a fresh local Kubernetes control plane (cluster "demo")');
-        await clusterDown({ ...CLUSTER, purge: true });
-        cluster = await clusterUp(CLUSTER);
+        await clusterDown({ ...CLUSTER, env, purge: true });
+        cluster = await clusterUp({ ...CLUSTER, env });
       }
       const run = async (show: boolean, args: string[]) => {
         if (show) process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
@@ -94,13 +95,14 @@ export function registerDemoCommand(program: Command): void {
       step(
         'starting the virtual node (no AccessKey configured: the embedded ECI emulator stands in for Alibaba Cloud)',
       );
-      const stateDir = DEFAULT_EMULATOR_STATE_DIR;
+      const stateDir = defaultEmulatorStateDir();
       const logFile = path.join(cluster.logsDir, 'virtual-node.log');
       // A cluster elsewhere (kind, k3d: the API server in a container) reaches this machine on its
       // address, not on 127.0.0.1.
       const nodeIp = loopback ? '127.0.0.1' : defaultNodeIp();
       const webhookPort = loopback ? 0 : await freePort();
       const controller = await startController(
+        env,
         [
           'run',
           '--kubeconfig',
@@ -182,6 +184,7 @@ export function registerDemoCommand(program: Command): void {
           await new Promise((r) => controller.once('exit', r));
         }
         const cleanup = await startController(
+          env,
           [
             'cleanup',
             '--kubeconfig',
@@ -199,7 +202,7 @@ export function registerDemoCommand(program: Command): void {
         if (existing) {
           await quiet('delete', 'ns', 'eci-demo', 'eci-demo-vk', '--ignore-not-found', '--wait=false');
         } else {
-          await clusterDown({ ...CLUSTER, purge: true });
+          await clusterDown({ ...CLUSTER, env, purge: true });
         }
       }
       step('done: both pods ran as ECI container groups on the virtual node, and nothing is left behind');
@@ -207,9 +210,14 @@ export function registerDemoCommand(program: Command): void {
 }
 
 /** Runs a subcommand of this binary on the embedded default; `show` passes its stdout through. */
-async function startController(args: string[], logFile: string, show = false): Promise<ChildProcess> {
+async function startController(
+  parentEnv: Env,
+  args: string[],
+  logFile: string,
+  show = false,
+): Promise<ChildProcess> {
   const log = await open(logFile, 'a');
-  const env = { ...process.env };
+  const env = { ...parentEnv };
   // The demo is the embedded default; ECI settings from the shell must not send it to the cloud.
   for (const k of Object.keys(env)) if (k.startsWith('ECI_')) delete env[k];
   const child = spawn(process.execPath, [BIN, ...args], {

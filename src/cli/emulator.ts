@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_ACCESS_KEY, type EmulatorConfigInput, loadEmulatorConfigFile } from '../emulator/config.ts';
 import { startEmulator } from '../emulator/server.ts';
-import { DEFAULT_EMULATOR_STATE_DIR } from '../config/paths.ts';
+import { defaultEmulatorStateDir } from '../app/run-config.ts';
 import { createLogger, parseLogFormat } from '../util/log.ts';
 
 interface EmulatorCliOptions {
@@ -35,7 +35,7 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--host <address>', 'address to listen on (default: 127.0.0.1)')
     .option(
       '--state-dir <dir>',
-      `directory for the journal and snapshots (default: ${DEFAULT_EMULATOR_STATE_DIR})`,
+      `directory for the journal and snapshots (default: ${defaultEmulatorStateDir()})`,
     )
     .option('--memory', 'keep state in memory only; nothing survives a restart')
     .option(
@@ -72,7 +72,7 @@ export function registerEmulatorCommand(program: Command): void {
       if (opts.memory === true) {
         delete config.stateDir;
       } else {
-        stateDir = resolve(opts.stateDir ?? fileConfig.stateDir ?? DEFAULT_EMULATOR_STATE_DIR);
+        stateDir = resolve(opts.stateDir ?? fileConfig.stateDir ?? defaultEmulatorStateDir());
       }
       const logger = createLogger({
         name: 'eci-emulator',

@@ -32,6 +32,10 @@ describe('control-plane component flags', () => {
       '--kubelet-client-key=/state/c1/pki/apiserver-kubelet-client.key',
       '--kubelet-certificate-authority=/state/c1/pki/ca.crt',
       '--etcd-servers=https://127.0.0.1:2001',
+      '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+      '--requestheader-client-ca-file=/state/c1/pki/front-proxy-ca.crt',
+      '--proxy-client-cert-file=/state/c1/pki/front-proxy-client.crt',
+      '--requestheader-allowed-names=front-proxy-client',
     ],
     'kube-controller-manager': [
       '--leader-elect=false',

@@ -118,6 +118,17 @@ export function componentArgs(component: ComponentName, ctx: ComponentContext): 
         `--kubelet-client-certificate=${certs['apiserver-kubelet-client'].cert}`,
         `--kubelet-client-key=${certs['apiserver-kubelet-client'].key}`,
         `--kubelet-certificate-authority=${pki.ca.cert}`,
+        // As production clusters commonly do: the node's IP first, a hostname only as a last resort.
+        '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+        // The aggregation layer (metrics.k8s.io from metrics-server): the front proxy's CA and client
+        // certificate, published in kube-system/extension-apiserver-authentication for extension servers.
+        `--requestheader-client-ca-file=${pki.frontProxy.ca.cert}`,
+        '--requestheader-allowed-names=front-proxy-client',
+        '--requestheader-username-headers=X-Remote-User',
+        '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${pki.frontProxy.client.cert}`,
+        `--proxy-client-key-file=${pki.frontProxy.client.key}`,
       ];
     case 'kube-controller-manager': {
       return [

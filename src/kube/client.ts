@@ -8,6 +8,7 @@ import {
   ServerConfiguration,
   setHeaderOptions,
   VersionApi,
+  type Configuration,
   type RequestContext,
   type ResponseContext,
   RequestContext as KubeRequestContext,
@@ -22,8 +23,10 @@ import { join } from 'node:path';
 import { describeError, ErrorCodes, ProductError } from '../util/errors.ts';
 
 export interface KubeClientOptions {
-  /** Path to a kubeconfig; empty means in-cluster service account, then $KUBECONFIG / ~/.kube/config. */
+  /** Path to a kubeconfig; without one, the pod's ServiceAccount when `inCluster`, else ~/.kube/config. */
   kubeconfig?: string;
+  /** Running in a pod (the caller saw KUBERNETES_SERVICE_HOST): use its ServiceAccount. */
+  inCluster?: boolean;
   /** Client-side rate limit; kubelet's defaults (50 QPS, burst 100). */
   qps?: number;
   burst?: number;
@@ -37,6 +40,8 @@ export interface KubeClients {
   readonly core: CoreV1Api;
   readonly coordination: CoordinationV1Api;
   readonly events: EventsV1Api;
+  /** Any other generated API group on the same connection pool and rate limit, e.g. `api(AuthorizationV1Api)`. */
+  api<T>(Api: new (config: Configuration) => T): T;
   /** Counts of requests sent, by HTTP method (`WATCH` for watches) — the API-server cost the benchmarks report. */
   readonly requests: Map<string, number>;
   /** Watch restarts and relists, by resource and reason. */
@@ -58,12 +63,15 @@ export interface KubeClients {
  * then the in-cluster ServiceAccount, then ~/.kube/config. With none of them, a clear error — not the
  * client library's fallback to http://localhost:8080 and its "HTTP protocol is not allowed" later.
  */
-export function loadKubeConfig(path?: string): KubeConfig {
+export function loadKubeConfig(
+  path?: string,
+  opts: { inCluster?: boolean } = { inCluster: Boolean(process.env.KUBERNETES_SERVICE_HOST) },
+): KubeConfig {
   const kc = new KubeConfig();
   const home = join(homedir(), '.kube', 'config');
   try {
     if (path) kc.loadFromFile(path);
-    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else if (opts.inCluster) kc.loadFromCluster();
     else if (existsSync(home)) kc.loadFromFile(home);
     else {
       throw new ProductError(
@@ -143,7 +151,7 @@ class TimedHandler extends Decorator {
  * authentication has set its per-request one.
  */
 export async function createKubeClients(opts: KubeClientOptions = {}): Promise<KubeClients> {
-  const kc = loadKubeConfig(opts.kubeconfig);
+  const kc = loadKubeConfig(opts.kubeconfig, { inCluster: opts.inCluster });
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new ProductError(ErrorCodes.CONFIG_INVALID, 'kubeconfig has no current cluster');
   const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string } =
@@ -187,6 +195,7 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
   return {
     kc,
     core: new CoreV1Api(config),
+    api: (Api) => new Api(config),
     coordination: new CoordinationV1Api(config),
     events: new EventsV1Api(config),
     requests,

@@ -55,7 +55,7 @@ export interface LoggerOptions {
  * text format renders the same records as one readable line each.
  */
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const format = opts.format ?? parseLogFormat(process.env.LOG_FORMAT, 'LOG_FORMAT');
+  const format = opts.format ?? 'json';
   const destination =
     opts.destination ??
     (format === 'text'
@@ -73,7 +73,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino(
     {
       name: opts.name ?? 'eci-virtual-node',
-      level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+      level: opts.level ?? 'info',
       redact: { paths: REDACT, censor: '[redacted]' },
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,

@@ -28,6 +28,6 @@ export async function helm(args: string[], env: Record<string, string> = {}): Pr
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`helm ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`helm ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
   }
 }

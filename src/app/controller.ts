@@ -1,0 +1,245 @@
+import { createRequire } from 'node:module';
+import { LiveConfig } from '../config/live-config.ts';
+import { toNodeSpec } from '../config/node-options.ts';
+import { checkReachable, createKubeClients } from '../kube/client.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { ControllerMetrics } from '../metrics/controller-metrics.ts';
+import { freshness, startMetricsServer } from '../metrics/server.ts';
+import { NodeController } from '../node/node-controller.ts';
+import { ClusterServices } from '../pods/cluster-services.ts';
+import { PodController } from '../pods/pod-controller.ts';
+import { PodInputsResolver } from '../pods/pod-inputs.ts';
+import { RefResolver } from '../pods/ref-resolver.ts';
+import { EciProvider } from '../providers/eci/eci-provider.ts';
+import { EciPodIO } from '../providers/eci/pod-io.ts';
+import { systemClock } from '../util/clock.ts';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import { parseSelectors } from '../webhook/selectors.ts';
+import { defaultClusterId } from './cluster-id.ts';
+import { openEciBackend } from './eci-backend.ts';
+import { startKubelet } from './kubelet.ts';
+import type { RunConfig } from './run-config.ts';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** The kubelet version the node reports: the Kubernetes API level we speak, tagged with our version. */
+export const KUBELET_VERSION = `v1.34.0-eci-virtual-node.${pkg.version}`;
+
+/**
+ * The controller's composition root: builds every piece from the validated configuration, runs them
+ * until `signal` aborts, and closes what it opened. The CLI parses flags and signals; nothing here
+ * reads the process environment.
+ */
+export async function runController(cfg: RunConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const clock = systemClock;
+  // Histograms are observed from the first request on; the rest is read at scrape time.
+  const metrics = cfg.metrics
+    ? new ControllerMetrics({ version: pkg.version, kubernetesVersion: KUBELET_VERSION.split('-')[0]! })
+    : undefined;
+  const kube = await createKubeClients({
+    onRequest: metrics?.observeKubeRequest,
+    kubeconfig: cfg.kube.kubeconfig,
+    inCluster: cfg.kube.inCluster,
+    qps: cfg.kube.qps,
+    burst: cfg.kube.burst,
+  });
+  const closers: (() => Promise<void>)[] = [() => kube.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
+  try {
+    // An unreachable or refusing API server, said plainly before anything else is tried.
+    await checkReachable(kube.kc);
+    // Events get their own client and rate limit (kubelet: 50 QPS, burst 100), apart from status writes.
+    const eventKube = await createKubeClients({
+      kubeconfig: cfg.kube.kubeconfig,
+      inCluster: cfg.kube.inCluster,
+      qps: 50,
+      burst: 100,
+      onRequest: metrics?.observeKubeRequest,
+    });
+    closers.push(() => eventKube.close());
+    const events = new EventRecorder({
+      api: eventKube.core,
+      component: 'eci-virtual-node',
+      host: cfg.node.nodeName,
+      clock,
+      log,
+    });
+    const live = new LiveConfig({
+      kube,
+      events,
+      clock,
+      log,
+      parseSelectors,
+      envCredentials: cfg.eci.mode === 'cloud' ? cfg.eci.credentials : undefined,
+      profileRef: cfg.eciProfile,
+    });
+    await live.load();
+    const backend = await openEciBackend({
+      settings: cfg.eci,
+      secretCredentials: cfg.eci.mode === 'cloud' && !cfg.eci.credentials ? live.credentials() : undefined,
+      emulatorStateDir: cfg.emulatorStateDir,
+      quotaMultiplier: cfg.eciQuotaMultiplier,
+      clock,
+      log,
+    });
+    closers.push(() => backend.close());
+    if (backend.mode === 'cloud') {
+      live.onCredentialsChange((c) => {
+        if (c) backend.client.setCredentials(c);
+        else log.error('the AccessKey secret lost its keys; keeping the last AccessKey until it is restored');
+      });
+    }
+    // One effective placement: eci-profile (hot) over the environment over the backend's defaults.
+    const placement = () => {
+      const p = live.profile();
+      return {
+        vSwitchIds:
+          p.vSwitchIds ?? (cfg.eci.vSwitchIds?.length ? cfg.eci.vSwitchIds : backend.defaultVSwitchIds),
+        securityGroupId: p.securityGroupId ?? cfg.eci.securityGroupId ?? backend.defaultSecurityGroupId ?? '',
+      };
+    };
+    const first = placement();
+    if (first.vSwitchIds.length === 0 || !first.securityGroupId) {
+      const noVSwitch = first.vSwitchIds.length === 0;
+      throw new ProductError(
+        ErrorCodes.CONFIG_INVALID,
+        `no ${noVSwitch ? 'vSwitch' : 'security group'} for ECI pods: set ` +
+          `${noVSwitch ? 'ECI_VSWITCH (environment) or vSwitchIds' : 'ECI_SECURITY_GROUP (environment) or securityGroupId'} ` +
+          `(ConfigMap ${cfg.eciProfile.namespace}/${cfg.eciProfile.name})`,
+      );
+    }
+
+    const clusterId = cfg.clusterId ?? (await defaultClusterId(kube));
+    const services = new ClusterServices(kube.core, log);
+    const inputs = new PodInputsResolver({
+      refs: new RefResolver(kube.core),
+      placement,
+      clusterIpAccess: () => live.profile().enableClusterIp ?? cfg.kubeProxy,
+      clusterAccess: (enabled) => services.get(enabled, clock.now()),
+    });
+    const provider = new EciProvider({
+      eci: backend.client,
+      clusterId,
+      nodeName: cfg.node.nodeName,
+      hostIP: cfg.node.nodeIp,
+      clock,
+      log,
+    });
+    const pods = new PodController({
+      onPodRunning: (_pod, seconds) => metrics?.observePodRunning(seconds),
+      kube,
+      provider,
+      inputs: (pod) => inputs.resolve(pod),
+      nodeName: cfg.node.nodeName,
+      events,
+      clock,
+      log,
+    });
+    // Listening before the Node is written, so the Node advertises the port really bound.
+    const kubelet = await startKubelet({
+      cfg,
+      kube,
+      events,
+      provider: new EciPodIO({ eci: backend.client, index: provider.index, clock, log }),
+      pods: { get: (namespace, name) => pods.pod(namespace, name), list: () => pods.pods() },
+      clock,
+      log,
+    });
+    closers.push(() => kubelet.close());
+    const node = new NodeController({
+      kube,
+      spec: toNodeSpec({ ...cfg.node, kubeletPort: kubelet.port }, KUBELET_VERSION),
+      clock,
+      log,
+      events,
+      ownedInstances: () => provider.index.size,
+    });
+    if (cfg.metrics && metrics) {
+      backend.client.observe = metrics.observeEciCall;
+      metrics.read({
+        kubeRequests: () => sumCounts(kube.requests, eventKube.requests),
+        eciCalls: () => backend.client.calls,
+        pods: () => pods.podCount,
+        groups: () => provider.index.size,
+        watchRestarts: () => kube.watchStats.restarts(),
+        watchRelists: () => kube.watchStats.relists(),
+        queue: () => pods.queueStats(),
+        statusFeedLastSuccessAt: () => provider.statusFeedLastSuccessAt,
+        now: () => clock.now(),
+      });
+      const startedAt = clock.now();
+      const now = () => clock.now();
+      const server = await startMetricsServer(cfg.metrics.port, cfg.metrics.bindAddress, {
+        registry: metrics.registry,
+        live: [
+          // A controller whose heartbeat stopped is as good as gone: the node goes NotReady.
+          freshness({
+            name: 'node-lease',
+            what: 'the node Lease was last renewed',
+            lastAt: () => node.lastLeaseRenewAt,
+            maxAgeMs: 2 * 40_000,
+            now,
+            startedAt,
+          }),
+          // The watch reopens at least every 10 minutes and shows bookmarks in between.
+          freshness({
+            name: 'pod-watch',
+            what: 'the pod watch was last heard from',
+            lastAt: () => pods.podWatchActivityAt,
+            maxAgeMs: 15 * 60_000,
+            now,
+            startedAt,
+          }),
+        ],
+        ready: [
+          {
+            name: 'node-registered',
+            check: () => (node.ready ? undefined : 'the Node is not registered Ready yet'),
+          },
+          {
+            name: 'pods-synced',
+            check: () => (pods.started ? undefined : 'the pod informer has not synced yet'),
+          },
+        ],
+      });
+      closers.push(() => server.close());
+    }
+    if (cfg.webhook) {
+      // Loaded only when asked for: its X.509 library is sizeable.
+      const { startRoutingWebhook } = await import('./webhook.ts');
+      const webhook = await startRoutingWebhook({
+        kube,
+        port: cfg.webhook.port,
+        endpoint: cfg.webhook.endpoint,
+        name: cfg.webhook.name,
+        getProfile: () => live.profile(),
+        clock,
+        log,
+        signal,
+      });
+      closers.push(() => webhook.close());
+    }
+    log.info(
+      {
+        node: cfg.node.nodeName,
+        clusterId,
+        server: kube.kc.getCurrentCluster()?.server,
+        eci: backend.description,
+      },
+      'starting',
+    );
+    await Promise.all([node.run(signal), pods.run(signal), live.run(signal), kubelet.run(signal)]);
+  } finally {
+    await closeAll();
+  }
+  log.info('stopped');
+}
+
+function sumCounts(...maps: ReadonlyMap<string, number>[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of maps) for (const [k, v] of m) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
+}
