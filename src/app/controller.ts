@@ -8,6 +8,7 @@ import { freshness, startMetricsServer } from '../metrics/server.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { ClusterServices } from '../pods/cluster-services.ts';
 import { PodController } from '../pods/pod-controller.ts';
+import { PodTraces } from '../tracing/pod-traces.ts';
 import { PodInputsResolver } from '../pods/pod-inputs.ts';
 import { RefResolver } from '../pods/ref-resolver.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
@@ -129,6 +130,7 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       log,
     });
     const pods = new PodController({
+      traces: new PodTraces({ enabled: cfg.tracing, clock }),
       onPodRunning: (_pod, seconds) => metrics?.observePodRunning(seconds),
       kube,
       provider,
@@ -216,6 +218,7 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
         endpoint: cfg.webhook.endpoint,
         name: cfg.webhook.name,
         getProfile: () => live.profile(),
+        tracing: cfg.tracing,
         clock,
         log,
         signal,

@@ -5,6 +5,7 @@ import { parseEciSettings, parseKubeProxy, type EciSettings } from '../config/ec
 import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/node-options.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { parseLogFormat, type LogFormat } from '../util/log.ts';
+import { tracingRequested } from '../tracing/tracing.ts';
 
 /** The process environment, as the CLI's entry point hands it down. Nothing below it reads `process.env`. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -58,6 +59,8 @@ export interface RunConfig {
   metrics?: { port: number; bindAddress: string };
   logLevel: string;
   logFormat: LogFormat;
+  /** OpenTelemetry export requested (OTEL_EXPORTER_OTLP_ENDPOINT): pods' spans are made. */
+  tracing: boolean;
   kubelet: KubeletConfig;
 }
 
@@ -177,6 +180,7 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
         : { port: port('--metrics-port', metricsPort), bindAddress: withDefault('metricsBindAddress') },
     logLevel: logLevel(withDefault('logLevel')),
     logFormat: parseLogFormat(withDefault('logFormat'), '--log-format (or env LOG_FORMAT)'),
+    tracing: tracingRequested(env),
     kubelet: kubeletConfig(),
   };
 

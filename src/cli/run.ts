@@ -8,6 +8,10 @@ import {
   type RunFlags,
 } from '../app/run-config.ts';
 import { createLogger } from '../util/log.ts';
+import { startTracing, traceFields } from '../tracing/tracing.ts';
+import { createRequire } from 'node:module';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** `run`: flags in, signals to an AbortSignal; the controller itself is src/app/controller.ts. */
 export function registerRunCommand(program: Command, env: Env): void {
@@ -104,7 +108,13 @@ export function registerRunCommand(program: Command, env: Env): void {
     )
     .action(async (flags: RunFlags) => {
       const cfg = resolveRunConfig(flags, env);
-      const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
+      // With tracing on, every log line written inside a pod's trace carries its trace_id and span_id.
+      const log = createLogger({
+        level: cfg.logLevel,
+        format: cfg.logFormat,
+        mixin: cfg.tracing ? traceFields : undefined,
+      });
+      const tracing = await startTracing({ env, version: pkg.version, log });
       const stop = new AbortController();
       // SIGTERM stops the loops and leaves the Node and every pod as they are: a restart is a gap in
       // heartbeats, not a node going away.
@@ -114,6 +124,10 @@ export function registerRunCommand(program: Command, env: Env): void {
           stop.abort();
         });
       }
-      await runController(cfg, log, stop.signal);
+      try {
+        await runController(cfg, log, stop.signal);
+      } finally {
+        await tracing.shutdown();
+      }
     });
 }

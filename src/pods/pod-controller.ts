@@ -9,6 +9,7 @@ import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { statusDiff } from './status-diff.ts';
 import { WorkQueue } from './work-queue.ts';
+import { PodTraces } from '../tracing/pod-traces.ts';
 
 export interface PodControllerOptions {
   kube: KubeClients;
@@ -23,6 +24,8 @@ export interface PodControllerOptions {
   concurrency?: number;
   /** Told when a pod's status first says Running: seconds since it was bound to the node. */
   onPodRunning?: (pod: V1Pod, seconds: number) => void;
+  /** Spans of each pod's path; absent = no tracing. */
+  traces?: PodTraces;
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
@@ -41,7 +44,12 @@ export class PodController {
   #started = false;
 
   constructor(o: PodControllerOptions) {
-    this.#o = { ...o, concurrency: o.concurrency ?? 32, onPodRunning: o.onPodRunning ?? (() => undefined) };
+    this.#o = {
+      ...o,
+      concurrency: o.concurrency ?? 32,
+      onPodRunning: o.onPodRunning ?? (() => undefined),
+      traces: o.traces ?? new PodTraces({ enabled: false, clock: o.clock }),
+    };
     this.#queue = new WorkQueue({ clock: o.clock, concurrency: this.#o.concurrency });
     this.#informer = new PodInformer({
       kube: o.kube,
@@ -120,7 +128,7 @@ export class PodController {
         this.#queue.forget(key);
         return;
       }
-      await this.#sync(pod, signal);
+      await this.#o.traces.within(pod, () => this.#sync(pod, signal));
     } catch (err) {
       if (signal.aborted) return;
       const ms = this.#queue.retry(key);
@@ -134,7 +142,7 @@ export class PodController {
 
     if (pod.metadata?.deletionTimestamp) {
       await provider.deletePod(pod, signal);
-      await this.#removePodObject(pod);
+      await this.#o.traces.removed(pod, () => this.#removePodObject(pod));
       this.#queue.forget(key);
       return;
     }
@@ -178,7 +186,11 @@ export class PodController {
     for (const e of outcome.events ?? []) this.#event(pod, e.type, e.reason, e.message);
   }
 
-  async #writeStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
+  #writeStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
+    return this.#o.traces.statusWrite(pod, status, () => this.#patchStatus(pod, status));
+  }
+
+  async #patchStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
     if (TERMINAL.has(pod.status?.phase ?? '') && pod.status?.phase !== status.phase) {
       // Kubernetes forbids leaving a terminal phase; a late, stale answer must not try.
       return;
@@ -222,6 +234,9 @@ export class PodController {
       name: pod.metadata?.name ?? '',
       uid: pod.metadata?.uid,
     };
+    // Logged too (debug): inside the pod's trace the line carries its trace_id, so an Event leads to
+    // the trace that explains it.
+    this.#o.log.debug({ pod: `${target.namespace}/${target.name}`, type, reason, message }, 'pod event');
     this.#o.events.post(target, type, reason, message);
   }
 }

@@ -1,5 +1,6 @@
 import EciSdk, * as $Eci from '@alicloud/eci20180808';
 import * as $OpenApi from '@alicloud/openapi-client';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import * as $Util from '@alicloud/tea-util';
 import { Backoff } from '../../util/backoff.ts';
 import type { Clock } from '../../util/clock.ts';
@@ -131,6 +132,18 @@ export class EciClient {
       await this.#buckets.get(action)?.take(signal);
       this.calls.set(action, (this.calls.get(action) ?? 0) + 1);
       const started = this.#o.clock.now();
+      // A span only inside a pod's trace (the status feed's polls would be noise); none when tracing is off.
+      const parent = trace.getSpan(context.active());
+      const span = parent?.isRecording()
+        ? trace.getTracer('eci-virtual-node').startSpan(`eci.${action}`, {
+            kind: SpanKind.CLIENT,
+            attributes: {
+              'rpc.system': 'alibaba-cloud-openapi',
+              'rpc.method': action,
+              'eci.attempt': attempt,
+            },
+          })
+        : undefined;
       try {
         const runtime = new $Util.RuntimeOptions({
           readTimeout: timeout,
@@ -138,11 +151,15 @@ export class EciClient {
           autoretry: false,
         });
         const result = await fn(runtime);
+        span?.end();
         this.observe?.(action, 'OK', (this.#o.clock.now() - started) / 1000);
         this.#o.log.debug({ action, ms: this.#o.clock.now() - started }, 'eci call');
         return result;
       } catch (raw) {
         const err = toEciApiError(action, raw);
+        span?.setAttribute('eci.error_code', err.cloudCode);
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: err.cloudCode });
+        span?.end();
         this.observe?.(action, err.cloudCode, (this.#o.clock.now() - started) / 1000);
         const retry = err.retryable && err.kind !== 'stock' && attempt < attempts && !signal?.aborted;
         this.#o.log.warn(
