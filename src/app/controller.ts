@@ -5,6 +5,7 @@ import { checkReachable, createKubeClients } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { ControllerMetrics } from '../metrics/controller-metrics.ts';
 import { freshness, startMetricsServer } from '../metrics/server.ts';
+import { LeaderElector } from '../kube/leader-election.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { ClusterServices } from '../pods/cluster-services.ts';
 import { PodController } from '../pods/pod-controller.ts';
@@ -32,8 +33,11 @@ export const KUBELET_VERSION = `v1.34.0-eci-virtual-node.${pkg.version}`;
  * until `signal` aborts, and closes what it opened. The CLI parses flags and signals; nothing here
  * reads the process environment.
  */
-export async function runController(cfg: RunConfig, log: Logger, signal: AbortSignal): Promise<void> {
+export async function runController(cfg: RunConfig, log: Logger, stopSignal: AbortSignal): Promise<void> {
   const clock = systemClock;
+  // Everything stops on the caller's signal, or when this replica loses the leadership it held.
+  const stopAll = new AbortController();
+  const signal = AbortSignal.any([stopSignal, stopAll.signal]);
   // Histograms are observed from the first request on; the rest is read at scrape time.
   const metrics = cfg.metrics
     ? new ControllerMetrics({ version: pkg.version, kubernetesVersion: KUBELET_VERSION.split('-')[0]! })
@@ -68,9 +72,16 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       clock,
       log,
     });
+    const elector =
+      cfg.leaderElection === undefined
+        ? undefined
+        : new LeaderElector({ api: kube.coordination, ...cfg.leaderElection, clock, log });
+    /** Writes to the API server happen only while leading (always, without leader election). */
+    const mayWrite = () => elector?.isLeading() ?? true;
     const live = new LiveConfig({
       kube,
-      events,
+      // Every replica reads the profile; only the leader reports a bad one, so it is reported once.
+      events: { record: (...a) => (mayWrite() ? events.record(...a) : Promise.resolve()) },
       clock,
       log,
       parseSelectors,
@@ -139,6 +150,8 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       events,
       clock,
       log,
+      mayWrite,
+      writer: elector?.identity,
     });
     // Listening before the Node is written, so the Node advertises the port really bound.
     const kubelet = await startKubelet({
@@ -181,7 +194,8 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
           freshness({
             name: 'node-lease',
             what: 'the node Lease was last renewed',
-            lastAt: () => node.lastLeaseRenewAt,
+            // A standby renews no node Lease; only a leader's silence is a reason to restart.
+            lastAt: () => (elector && !elector.isLeading() ? now() : node.lastLeaseRenewAt),
             maxAgeMs: 2 * 40_000,
             now,
             startedAt,
@@ -234,7 +248,39 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       },
       'starting',
     );
-    await Promise.all([node.run(signal), pods.run(signal), live.run(signal), kubelet.run(signal)]);
+    // Without leader election this process leads at once, for as long as it runs.
+    const leading = elector ? elector.acquire(signal) : Promise.resolve(signal);
+    let lost = false;
+    const leader = leading.then(
+      async (leadSignal) => {
+        leadSignal.addEventListener(
+          'abort',
+          () => {
+            // A replica that lost the Lease stops altogether and is restarted as a standby: its
+            // loops and caches start clean, and nothing of the old term keeps writing.
+            if (!stopSignal.aborted) {
+              lost = true;
+              stopAll.abort();
+            }
+          },
+          { once: true },
+        );
+        await node.run(leadSignal);
+      },
+      () => undefined,
+    );
+    try {
+      await Promise.all([leader, pods.run(signal, leading), live.run(signal), kubelet.run(signal)]);
+    } finally {
+      // A clean stop hands the Lease over at once instead of letting it expire.
+      await elector?.release();
+    }
+    if (lost) {
+      throw new ProductError(
+        ErrorCodes.LEADERSHIP_LOST,
+        `leader election: lost the Lease ${cfg.leaderElection?.namespace}/${cfg.leaderElection?.name}; exiting to restart as a standby`,
+      );
+    }
   } finally {
     await closeAll();
   }

@@ -6,6 +6,11 @@ import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/nod
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { parseLogFormat, type LogFormat } from '../util/log.ts';
 import { tracingRequested } from '../tracing/tracing.ts';
+import {
+  leaderElectionConfig,
+  type LeaderElectionConfig,
+  type LeaderElectionFlags,
+} from './leader-config.ts';
 
 /** The process environment, as the CLI's entry point hands it down. Nothing below it reads `process.env`. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -42,6 +47,9 @@ export interface RunFlags {
   clientCaFile?: string;
 }
 
+/** Flags of `run` that the sections below parse in their own modules. */
+export type AllRunFlags = RunFlags & LeaderElectionFlags;
+
 /** Everything the controller is configured with, validated; the composition root takes nothing else. */
 export interface RunConfig {
   /** Where the cluster is: a kubeconfig file, else in-cluster (a pod's ServiceAccount), else ~/.kube/config. */
@@ -62,6 +70,8 @@ export interface RunConfig {
   /** OpenTelemetry export requested (OTEL_EXPORTER_OTLP_ENDPOINT): pods' spans are made. */
   tracing: boolean;
   kubelet: KubeletConfig;
+  /** Absent: this process leads from the start (one replica). */
+  leaderElection?: LeaderElectionConfig;
 }
 
 /** The kubelet API on --kubelet-port (the port itself is a node setting: the Node advertises it). */
@@ -125,7 +135,7 @@ export function defaultEmulatorStateDir(home = os.homedir()): string {
  * ack-virtual-node users set with `kubectl edit deployment`); at run time the eci-profile ConfigMap
  * wins over them (see LiveConfig). Errors name the flag or variable at fault and never echo a secret.
  */
-export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
+export function resolveRunConfig(flags: AllRunFlags, env: Env): RunConfig {
   const pick = (key: Exclude<keyof RunFlags, 'approveOwnServingCsr'>): string | undefined => {
     const fromFlag = flags[key];
     if (fromFlag !== undefined) return fromFlag;
@@ -182,6 +192,7 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
     logFormat: parseLogFormat(withDefault('logFormat'), '--log-format (or env LOG_FORMAT)'),
     tracing: tracingRequested(env),
     kubelet: kubeletConfig(),
+    leaderElection: leaderElectionConfig(flags, env, node.nodeName),
   };
 
   function kubeletConfig(): KubeletConfig {

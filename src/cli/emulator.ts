@@ -14,6 +14,7 @@ interface EmulatorCliOptions {
   quotas: boolean;
   logLevel?: string;
   logFormat: string;
+  recoverState?: boolean;
 }
 
 function parsePort(value: string): number {
@@ -43,6 +44,10 @@ export function registerEmulatorCommand(program: Command): void {
       'YAML configuration: region, zones, vSwitches, security groups, AccessKeys, timings, quotas, faults',
     )
     .option('--no-quotas', 'turn off the per-action quotas (Throttling.User)')
+    .option(
+      '--recover-state',
+      'start even when the state directory is damaged: keep every record that can be read, move the damaged files to <state-dir>/quarantine/',
+    )
     .option('--log-level <level>', 'log level of the request log on stderr (default: info)')
     .option(
       '--log-format <format>',
@@ -68,6 +73,7 @@ export function registerEmulatorCommand(program: Command): void {
       const config: EmulatorConfigInput = { ...fileConfig };
       if (opts.logLevel !== undefined) config.logLevel = opts.logLevel;
       if (!opts.quotas) config.quotas = { ...fileConfig.quotas, enabled: false };
+      if (opts.recoverState === true) config.journal = { ...fileConfig.journal, recovery: 'salvage' };
       let stateDir: string | undefined;
       if (opts.memory === true) {
         delete config.stateDir;

@@ -4,9 +4,11 @@ import {
   defaultEmulatorStateDir,
   resolveRunConfig,
   RUN_DEFAULTS as D,
+  type AllRunFlags,
   type Env,
-  type RunFlags,
 } from '../app/run-config.ts';
+import { LEADER_DEFAULTS } from '../app/leader-config.ts';
+import { ErrorCodes, hasCode } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
 import { startTracing, traceFields } from '../tracing/tracing.ts';
 import { createRequire } from 'node:module';
@@ -106,7 +108,29 @@ export function registerRunCommand(program: Command, env: Env): void {
       '--log-format <format>',
       `json (one object a line, for log pipelines) or text (for people) (env LOG_FORMAT; default ${D.logFormat})`,
     )
-    .action(async (flags: RunFlags) => {
+    .option(
+      '--leader-elect',
+      'run as one of several replicas: only the holder of a Lease writes (Node, pods, ECI); every replica ' +
+        'serves the webhook and the kubelet API and keeps its caches warm',
+    )
+    .option(
+      '--leader-elect-namespace <ns>',
+      `namespace of the leader election Lease (default ${LEADER_DEFAULTS.namespace})`,
+    )
+    .option('--leader-elect-lease-name <name>', 'name of the Lease (default eci-virtual-node-<node name>)')
+    .option(
+      '--leader-elect-lease-duration <d>',
+      `how long a Lease holds unrenewed; a standby takes over this long after the leader died (default ${LEADER_DEFAULTS.leaseDuration})`,
+    )
+    .option(
+      '--leader-elect-renew-deadline <d>',
+      `the leader stops writing after failing to renew for this long (default ${LEADER_DEFAULTS.renewDeadline})`,
+    )
+    .option(
+      '--leader-elect-retry-period <d>',
+      `how often the leader renews and a standby checks (default ${LEADER_DEFAULTS.retryPeriod})`,
+    )
+    .action(async (flags: AllRunFlags) => {
       const cfg = resolveRunConfig(flags, env);
       // With tracing on, every log line written inside a pod's trace carries its trace_id and span_id.
       const log = createLogger({
@@ -126,6 +150,11 @@ export function registerRunCommand(program: Command, env: Env): void {
       }
       try {
         await runController(cfg, log, stop.signal);
+      } catch (err) {
+        // Leadership lost: everything was stopped; should a handle still hold the loop, exit anyway
+        // so the Deployment restarts this replica as a standby.
+        if (hasCode(err, ErrorCodes.LEADERSHIP_LOST)) setTimeout(() => process.exit(1), 3000).unref();
+        throw err;
       } finally {
         await tracing.shutdown();
       }

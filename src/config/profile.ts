@@ -65,6 +65,10 @@ export function parseProfile<S>(
   parseSelectors: (json: string) => S[],
 ): Profile<S> {
   const out: Profile<S> = { selectors: [] };
+  // ConfigMap data from the API server is always strings; anything else is refused by name, not read.
+  for (const [key, value] of Object.entries(data ?? {})) {
+    if (typeof value !== 'string') throw new ProfileError(key, `must be a string (got ${typeof value})`);
+  }
   for (const [key, schema] of Object.entries(FIELDS)) {
     const raw = data?.[key]?.trim();
     if (!raw) continue;

@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { createLogger, type Logger } from '../util/log.ts';
 import { ADMIN_PREFIX, AdminHandler } from './admin.ts';
@@ -14,6 +15,8 @@ import { ApiHandler } from './api.ts';
 import { type EmulatorConfig, type EmulatorConfigInput, parseEmulatorConfig } from './config.ts';
 import { EmulatorCore } from './core.ts';
 import { handleExecUpgrade } from './exec.ts';
+import { cloudErrors } from './cloud-errors.ts';
+import { MAX_HEADER_BYTES, rawErrorResponse } from './wire.ts';
 
 /**
  * Starting and stopping the emulator, in-process (tests, the controller's `run`) or from the CLI.
@@ -79,11 +82,24 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
   let server: Server;
   if (config.tls !== undefined) {
     const [cert, key] = await Promise.all([readFile(config.tls.certFile), readFile(config.tls.keyFile)]);
-    server = createHttpsServer({ cert, key }, onRequest);
+    server = createHttpsServer({ cert, key, maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
   } else {
-    server = createHttpServer(onRequest);
+    server = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
   }
   server.keepAliveTimeout = 65_000;
+  const hostId = `eci.${config.region.id}.aliyuncs.com`;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const e =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? cloudErrors.requestHeaderTooLarge(MAX_HEADER_BYTES)
+        : cloudErrors.malformedRequest();
+    logger.info({ status: e.status, code: e.code, parser: err.code }, 'eci request refused before parsing');
+    socket.end(rawErrorResponse(e, hostId));
+  });
   server.on('upgrade', (req, socket) => {
     if (!handleExecUpgrade(core.exec, req, socket)) socket.destroy();
   });

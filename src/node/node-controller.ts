@@ -2,7 +2,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { isConflict, isNotFound, strategicMergePatch, type KubeClients } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { runWatchLoop } from '../kube/watch.ts';
-import { Backoff } from '../util/backoff.ts';
+import { Backoff, fullJitter } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
 import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -76,7 +76,7 @@ export class NodeController {
         await this.#register();
         break;
       } catch (err) {
-        const delay = backoff.next();
+        const delay = fullJitter(backoff.next());
         this.#o.log.error(
           { node: this.name, err: describeError(err), retryInMs: delay },
           'node registration failed',

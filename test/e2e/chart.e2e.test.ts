@@ -124,6 +124,34 @@ describe('the Helm chart', { timeout: 900_000 }, () => {
     assert.ok(names.includes('ALIBABA_CLOUD_ROLE_ARN') && names.includes('ALIBABA_CLOUD_OIDC_TOKEN_FILE'));
     assert.ok(!names.includes('ECI_ACCESS_KEY'), 'no AccessKey in RRSA mode');
     assert.ok(rrsa.spec.template.spec.volumes.some((v) => v.name === 'rrsa-oidc-token'));
+    const ha = objects(
+      await helm([
+        'template',
+        'x',
+        CHART,
+        '-n',
+        'kube-system',
+        '--set',
+        'replicas=2',
+        '--set',
+        'leaderElection.enabled=true',
+      ]),
+    );
+    const haDeploy = ha.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: {
+        replicas: number;
+        strategy: { type: string };
+        template: { spec: { containers: { command: string[] }[] } };
+      };
+    };
+    assert.equal(haDeploy.spec.replicas, 2);
+    assert.equal(
+      haDeploy.spec.strategy.type,
+      'RollingUpdate',
+      'standbys keep serving while one replica rolls',
+    );
+    assert.ok(haDeploy.spec.template.spec.containers[0]!.command.includes('--leader-elect'));
+    assert.ok(ha.some((o) => o.kind === 'Role' && o.metadata.name.endsWith('-leader-election')));
     await assert.rejects(helm(['template', 'x', CHART, '-n', 'default']), /install into kube-system/);
     await assert.rejects(
       helm(['template', 'x', CHART, '-n', 'kube-system', '--set', 'replicas=2']),

@@ -82,6 +82,7 @@ describe('the emulator console in Chromium', { timeout: 300_000 }, () => {
     const second = await create('batch-1', 'vsw-emulator-i');
     await fetch(`${emu.adminUrl}/zones/cn-hangzhou-j/stock`, {
       method: 'PUT',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ stock: 0 }),
     });
     await page.goto(`${emu.adminUrl}/`);
@@ -108,6 +109,7 @@ describe('the emulator console in Chromium', { timeout: 300_000 }, () => {
     const fault = (await (
       await fetch(`${emu.adminUrl}/faults`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ actions: ['RestartContainerGroup'], kind: 'throttle' }),
       })
     ).json()) as { id?: string };
@@ -123,7 +125,10 @@ describe('the emulator console in Chromium', { timeout: 300_000 }, () => {
     assert.match(await page.locator('#log-title').innerText(), new RegExp(`${first} / app`));
 
     // Live: a group made after the page loaded appears, and a deleted one goes, without a reload.
-    await fetch(`${emu.adminUrl}/faults`, { method: 'DELETE' });
+    await fetch(`${emu.adminUrl}/faults`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+    });
     const third = await create('live-1', 'vsw-emulator-h');
     await row(third).waitFor({ timeout: 10_000 });
     await eci.deleteContainerGroup(

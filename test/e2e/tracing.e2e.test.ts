@@ -192,6 +192,7 @@ describe('a pod traced from the webhook to Running and back', { timeout: 600_000
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const events = lines.filter((l) => l.msg === 'pod event' && l.pod === 'default/traced');
     assert.ok(events.length > 0, 'the pod’s Events are logged');
-    for (const e of events) assert.equal(e.trace_id, decide.traceId, `${String(e.reason)} carries the trace id`);
+    for (const e of events)
+      assert.equal(e.trace_id, decide.traceId, `${String(e.reason)} carries the trace id`);
   });
 });

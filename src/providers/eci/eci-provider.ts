@@ -203,6 +203,16 @@ export class EciProvider implements PodProvider, InstanceSweeper {
           });
           continue;
         }
+        if (err.kind === 'invalid') {
+          // ECI says the request itself is wrong (too large, a parameter it rejects): the same pod would
+          // get the same answer forever, so the pod is refused with the cloud's words, not retried.
+          return {
+            kind: 'refused',
+            reason: 'ContainerGroupRejected',
+            message: `spec: ECI rejected the container group for this pod: ${cloudMessage(err)}`,
+            events,
+          };
+        }
         return pendingRetry('ProviderCreateFailed', cloudMessage(err), events);
       }
     }

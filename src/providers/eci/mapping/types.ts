@@ -46,6 +46,9 @@ export const RefusalReasons = {
   ENV: 'EnvUnsupported',
   SUBPATH_EXPR: 'SubPathExprUnresolved',
   IDENTITY: 'PodIdentityMissing',
+  INVALID_SPEC: 'InvalidPodSpec',
+  INVALID_QUANTITY: 'InvalidQuantity',
+  INVALID_PORT: 'InvalidPort',
 } as const;
 
 export type RefusalReason = (typeof RefusalReasons)[keyof typeof RefusalReasons];
