@@ -6,6 +6,7 @@ import { Backoff, fullJitter } from '../../util/backoff.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Logger } from '../../util/log.ts';
 import { TokenBucket } from '../../util/token-bucket.ts';
+import type { SdkCredential } from '../../config/credential-chain.ts';
 import { EciApiError, toEciApiError } from './eci-errors.ts';
 
 const SdkClient = EciSdk.default;
@@ -37,7 +38,9 @@ export interface EciCredentials {
 }
 
 export interface EciClientOptions {
-  credentials: EciCredentials;
+  /** An AccessKey; or, with `credential`, the SDK credential of the default chain (STS, RRSA, RAM role). */
+  credentials?: EciCredentials;
+  credential?: SdkCredential;
   regionId: string;
   /** Host[:port] of the OpenAPI; default the region's public endpoint. The emulator sets its own. */
   endpoint?: string;
@@ -89,11 +92,12 @@ export class EciClient {
     }
   }
 
-  #makeSdk(c: EciCredentials): Sdk {
+  #makeSdk(c: EciCredentials | undefined): Sdk {
     return new SdkClient(
       new $OpenApi.Config({
-        accessKeyId: c.accessKeyId,
-        accessKeySecret: c.accessKeySecret,
+        ...(c
+          ? { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret }
+          : { credential: this.#o.credential }),
         regionId: this.#o.regionId,
         endpoint: this.#o.endpoint ?? `eci.${this.#o.regionId}.aliyuncs.com`,
         protocol: this.#o.protocol ?? 'https',
