@@ -2,6 +2,9 @@
 // plane and the ECI emulator. Prints pods/s, startup latency (pod created → Running seen by watch),
 // ECI calls and API-server writes per pod (from the controller's own counters), and the controller's
 // peak RSS. Usage: npm run bench -- [--pods 1000] [--eci-quota-multiplier 1] [--keep-cluster]
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runningOverTimeSvg } from './svg-chart.ts';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { listAllPages } from '../src/kube/watch.ts';
@@ -115,6 +118,19 @@ async function main(): Promise<void> {
     const eciTotal = Object.values(eciCalls).reduce((a, b) => a + b, 0);
     const rss = await peakRss(controller.pid!);
 
+    // Beside the figures, the picture: pods Running over time.
+    const chartDir = path.join(process.cwd(), 'bench-output');
+    await mkdir(chartDir, { recursive: true });
+    const chart = path.join(chartDir, `pods-running-${N}.svg`);
+    await writeFile(
+      chart,
+      runningOverTimeSvg(
+        [{ name: 'eci-virtual-node', runningAtS: [...running.values()].map((t) => (t - t0) / 1000) }],
+        {
+          title: `${N} pods: Running over time`,
+        },
+      ),
+    );
     console.log(`pods                          ${N}`);
     console.log(`eci quota multiplier          ${args['eci-quota-multiplier']}`);
     console.log(`create phase (API)            ${((tCreated - t0) / 1000).toFixed(1)} s`);
@@ -129,6 +145,7 @@ async function main(): Promise<void> {
     console.log(`ECI calls per pod             ${(eciTotal / N).toFixed(2)}  ${JSON.stringify(eciCalls)}`);
     console.log(`API-server writes per pod     ${(writes / N).toFixed(2)}  ${JSON.stringify(kubeReq)}`);
     console.log(`controller peak RSS           ${rss.toFixed(0)} MiB`);
+    console.log(`chart                         ${chart}`);
 
     say('deleting the namespace: measuring how fast the groups go');
     const tDelete = performance.now();

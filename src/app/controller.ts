@@ -2,13 +2,15 @@ import { createRequire } from 'node:module';
 import { privilegesFor } from '../config/cloud-privileges.ts';
 import { LiveConfig } from '../config/live-config.ts';
 import { toNodeSpec } from '../config/node-options.ts';
-import { createKubeClients } from '../kube/client.ts';
+import { checkReachable, createKubeClients } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
+import { ControllerMetrics } from '../metrics/controller-metrics.ts';
+import { freshness, startMetricsServer } from '../metrics/server.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
-import { startMetricsServer } from '../metrics/server.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { ClusterServices } from '../pods/cluster-services.ts';
 import { PodController } from '../pods/pod-controller.ts';
+import { PodTraces } from '../tracing/pod-traces.ts';
 import { PodInputsResolver } from '../pods/pod-inputs.ts';
 import { RefResolver } from '../pods/ref-resolver.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
@@ -47,7 +49,12 @@ export async function runController(
   // Everything stops on the caller's signal, or when this replica loses the leadership it held.
   const stopAll = new AbortController();
   const signal = AbortSignal.any([stopSignal, stopAll.signal]);
+  // Histograms are observed from the first request on; the rest is read at scrape time.
+  const metrics = cfg.metrics
+    ? new ControllerMetrics({ version: pkg.version, kubernetesVersion: KUBELET_VERSION.split('-')[0]! })
+    : undefined;
   const kube = await createKubeClients({
+    onRequest: metrics?.observeKubeRequest,
     kubeconfig: cfg.kube.kubeconfig,
     inCluster: cfg.kube.inCluster,
     qps: cfg.kube.qps,
@@ -58,6 +65,8 @@ export async function runController(
     for (const close of closers.reverse()) await close();
   };
   try {
+    // An unreachable or refusing API server, said plainly before anything else is tried.
+    await checkReachable(kube.kc);
     // The node's own work (the pods bound to it, their Secrets, ConfigMaps and tokens, its Node and
     // Lease, Events) as the node itself when asked: the Node authorizer grants exactly that, and
     // NodeRestriction keeps it to this node. The ServiceAccount (`kube`) keeps the rest.
@@ -71,6 +80,7 @@ export async function runController(
           qps: cfg.kube.qps,
           burst: cfg.kube.burst,
           impersonate: asNode,
+          onRequest: metrics?.observeKubeRequest,
         })
       : kube;
     if (nodeKube !== kube) closers.push(() => nodeKube.close());
@@ -81,6 +91,7 @@ export async function runController(
       qps: 50,
       burst: 100,
       impersonate: asNode,
+      onRequest: metrics?.observeKubeRequest,
     });
     closers.push(() => eventKube.close());
     const events = new EventRecorder({
@@ -163,6 +174,8 @@ export async function runController(
       log,
     });
     const pods = new PodController({
+      traces: new PodTraces({ enabled: cfg.tracing, clock }),
+      onPodRunning: (_pod, seconds) => metrics?.observePodRunning(seconds),
       kube: nodeKube,
       provider,
       inputs: (pod) => inputs.resolve(pod),
@@ -195,19 +208,66 @@ export async function runController(
       events,
       ownedInstances: () => provider.index.size,
     });
-    if (cfg.metrics) {
-      const metrics = await startMetricsServer(cfg.metrics.port, cfg.metrics.bindAddress, {
-        kubeRequests: () => sumCounts(kube.requests, eventKube.requests),
+    if (cfg.metrics && metrics) {
+      backend.client.observe = metrics.observeEciCall;
+      // The pod and Node watches run on the node's client when it impersonates: every client counts.
+      const clients = [...new Set([kube, nodeKube, eventKube])];
+      metrics.read({
+        kubeRequests: () => sumCounts(...clients.map((c) => c.requests)),
         eciCalls: () => backend.client.calls,
         pods: () => pods.podCount,
         groups: () => provider.index.size,
-        // A standby is ready once its caches are warm: it serves the webhook and the kubelet API too.
-        ready: () => (elector && !elector.isLeading() ? pods.synced : node.ready && pods.started),
-        watchRestarts: () => kube.watchStats.restarts(),
-        watchRelists: () => kube.watchStats.relists(),
+        watchRestarts: () => sumCounts(...clients.map((c) => c.watchStats.restarts())),
+        watchRelists: () => sumCounts(...clients.map((c) => c.watchStats.relists())),
         logPollers: () => kubelet.follow.pollers,
+        queue: () => pods.queueStats(),
+        statusFeedLastSuccessAt: () => provider.statusFeedLastSuccessAt,
+        now: () => clock.now(),
       });
-      closers.push(() => metrics.close());
+      const startedAt = clock.now();
+      const now = () => clock.now();
+      const server = await startMetricsServer(cfg.metrics.port, cfg.metrics.bindAddress, {
+        registry: metrics.registry,
+        live: [
+          // A controller whose heartbeat stopped is as good as gone: the node goes NotReady.
+          freshness({
+            name: 'node-lease',
+            what: 'the node Lease was last renewed',
+            // A standby renews no node Lease; only a leader's silence is a reason to restart.
+            lastAt: () => (elector && !elector.isLeading() ? now() : node.lastLeaseRenewAt),
+            maxAgeMs: 2 * 40_000,
+            now,
+            startedAt,
+          }),
+          // The watch reopens at least every 10 minutes and shows bookmarks in between.
+          freshness({
+            name: 'pod-watch',
+            what: 'the pod watch was last heard from',
+            lastAt: () => pods.podWatchActivityAt,
+            maxAgeMs: 15 * 60_000,
+            now,
+            startedAt,
+          }),
+        ],
+        // A standby is ready once its caches are warm: it serves the webhook and the kubelet API too.
+        ready: [
+          {
+            name: 'node-registered',
+            check: () =>
+              (elector && !elector.isLeading()) || node.ready
+                ? undefined
+                : 'the Node is not registered Ready yet',
+          },
+          {
+            name: 'pods-synced',
+            check: () =>
+              (elector && !elector.isLeading() ? pods.synced : pods.started)
+                ? undefined
+                : 'the pod informer has not synced yet',
+          },
+        ],
+      });
+      closers.push(() => server.close());
     }
     if (cfg.webhook) {
       // Loaded only when asked for: its X.509 library is sizeable.
@@ -218,6 +278,7 @@ export async function runController(
         endpoint: cfg.webhook.endpoint,
         name: cfg.webhook.name,
         getProfile: () => live.profile(),
+        tracing: cfg.tracing,
         clock,
         log,
         signal,

@@ -2,6 +2,7 @@ import type { EciSettings } from '../config/eci-settings.ts';
 import type { RuntimeChoice } from '../emulator/config.ts';
 import type { Credentials } from '../config/live-config.ts';
 import { EciClient } from '../providers/eci/eci-client.ts';
+import { chainCredential } from '../config/credential-chain.ts';
 import type { Clock } from '../util/clock.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -34,16 +35,21 @@ export async function openEciBackend(o: {
   const { settings: s, clock, log } = o;
   if (s.mode === 'cloud') {
     const credentials = s.credentials ?? o.secretCredentials;
-    if (!credentials) {
+    if (!credentials && !s.chain) {
       throw new ProductError(
         ErrorCodes.CONFIG_INVALID,
-        'no AccessKey: ECI_REGION is set, but neither ECI_ACCESS_KEY/ECI_SECRET_KEY (environment) nor the secret ' +
-          'kube-system/alibaba-addon-secret (keys access-key-id, access-key-secret) holds one',
+        'no credentials: ECI_REGION is set, but neither ECI_ACCESS_KEY/ECI_SECRET_KEY (environment) nor the secret ' +
+          'kube-system/alibaba-addon-secret (keys access-key-id, access-key-secret) holds an AccessKey, and the ' +
+          'credential chain finds none (ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET[/_SECURITY_TOKEN], RRSA ' +
+          'ALIBABA_CLOUD_ROLE_ARN/_OIDC_PROVIDER_ARN/_OIDC_TOKEN_FILE, or ALIBABA_CLOUD_ECS_METADATA)',
       );
     }
+    if (!credentials && s.chain)
+      log.info({ credentials: s.chain.describe }, 'ECI credentials from the credential chain');
     return {
       client: new EciClient({
         credentials,
+        credential: credentials ? undefined : chainCredential(s.chain!),
         regionId: s.regionId,
         endpoint: s.endpoint,
         protocol: s.protocol,

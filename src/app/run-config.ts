@@ -5,6 +5,8 @@ import { parseEciSettings, parseKubeProxy, type EciSettings } from '../config/ec
 import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/node-options.ts';
 import { RUNTIME_CHOICES, type RuntimeChoice } from '../emulator/config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { parseLogFormat, type LogFormat } from '../util/log.ts';
+import { tracingRequested } from '../tracing/tracing.ts';
 import {
   leaderElectionConfig,
   type LeaderElectionConfig,
@@ -38,6 +40,7 @@ export interface RunFlags {
   kubeApiBurst?: string;
   eciQuotaMultiplier?: string;
   logLevel?: string;
+  logFormat?: string;
   kubeletBindAddress?: string;
   tlsCertFile?: string;
   tlsPrivateKeyFile?: string;
@@ -67,6 +70,9 @@ export interface RunConfig {
   webhook?: { port: number; endpoint: string; name: string };
   metrics?: { port: number; bindAddress: string };
   logLevel: string;
+  logFormat: LogFormat;
+  /** OpenTelemetry export requested (OTEL_EXPORTER_OTLP_ENDPOINT): pods' spans are made. */
+  tracing: boolean;
   kubelet: KubeletConfig;
   /** Absent: this process leads from the start (one replica). */
   leaderElection?: LeaderElectionConfig;
@@ -115,6 +121,7 @@ export const RUN_DEFAULTS = {
   kubeApiBurst: '400',
   eciQuotaMultiplier: '1',
   logLevel: 'info',
+  logFormat: 'json',
   kubeletBindAddress: '0.0.0.0',
 } as const;
 
@@ -125,6 +132,7 @@ export const RUN_ENV = {
   nodeIp: 'VKUBELET_POD_IP',
   kubeletPort: 'KUBELET_PORT',
   logLevel: 'LOG_LEVEL',
+  logFormat: 'LOG_FORMAT',
 } as const satisfies Partial<Record<keyof RunFlags, string>>;
 
 export function defaultEmulatorStateDir(home = os.homedir()): string {
@@ -192,6 +200,8 @@ export function resolveRunConfig(flags: AllRunFlags, env: Env): RunConfig {
         ? undefined
         : { port: port('--metrics-port', metricsPort), bindAddress: withDefault('metricsBindAddress') },
     logLevel: logLevel(withDefault('logLevel')),
+    logFormat: parseLogFormat(withDefault('logFormat'), '--log-format (or env LOG_FORMAT)'),
+    tracing: tracingRequested(env),
     kubelet: kubeletConfig(),
     leaderElection: leaderElectionConfig(flags, env, node.nodeName),
     impersonateNode: flags.impersonateNode === true,

@@ -11,6 +11,7 @@ import {
 import type { RoutingProfile } from '../webhook/decide.ts';
 import { NamespaceLabelCache } from '../webhook/namespace-cache.ts';
 import { startWebhook } from '../webhook/server.ts';
+import { traceRoutingDecision } from '../tracing/webhook-trace.ts';
 
 export interface RoutingWebhookOptions {
   kube: KubeClients;
@@ -24,6 +25,8 @@ export interface RoutingWebhookOptions {
   /** Name of the MutatingWebhookConfiguration. */
   name: string;
   getProfile: () => RoutingProfile;
+  /** Record a span of each routing decision and hand its trace to the controller (an annotation). */
+  tracing?: boolean;
   clock: Clock;
   log: Logger;
   signal: AbortSignal;
@@ -53,6 +56,7 @@ export async function startRoutingWebhook(
     ips: local ? ['127.0.0.1'] : url && /^[\d.]+$/.test(url.hostname) ? [url.hostname] : [],
     getNamespaceLabels: (name, s) => namespaces.get(name, s),
     getProfile: o.getProfile,
+    traceRouted: o.tracing ? traceRoutingDecision : undefined,
     certStore: inCluster
       ? new SecretCertStore(o.kube.core, 'kube-system', 'eci-virtual-node-webhook-tls')
       : undefined,

@@ -1,12 +1,17 @@
 import type { Command } from 'commander';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { open } from 'node:fs/promises';
+import { mkdtemp, open } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { clusterDown, clusterUp } from '../cluster/controlplane.ts';
+import { requirePrerequisites } from '../cluster/prerequisites.ts';
+import { defaultNodeIp } from '../config/node-options.ts';
+import { defaultEmulatorStateDir } from '../app/run-config.ts';
+import { checkReachable, loadKubeConfig } from '../kube/client.ts';
 import type { Env } from '../app/run-config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import type { RuntimeChoice } from '../emulator/config.ts';
@@ -20,6 +25,7 @@ interface DemoFlags {
   keep: boolean;
   kubectl: string;
   emulatorRuntime: RuntimeChoice;
+  kubeconfig?: string;
 }
 
 /**
@@ -41,13 +47,38 @@ export function registerDemoCommand(program: Command, env: Env): void {
     .option('--keep', 'leave everything running after the demo (stop with Ctrl-C)', false)
     .option('--kubectl <path>', 'kubectl binary', env.KUBECTL ?? 'kubectl')
     .option('--emulator-runtime <runtime>', EMULATOR_RUNTIME_HELP, parseRuntimeChoice, 'auto')
+    .option(
+      '--kubeconfig <file>',
+      'run the demo on this existing cluster (kind, k3d, ...) instead of building and starting a local one;\n' +
+        'it uses namespaces eci-demo and eci-demo-vk and removes what it made',
+    )
     .action(async (flags: DemoFlags) => {
       const step = (s: string) => process.stdout.write(`\n==> ${s}\n`);
-      const runtime = await demoRuntime(flags.emulatorRuntime);
       const CLUSTER = { name: flags.clusterName };
-      step(`starting a fresh local Kubernetes control plane (cluster "${CLUSTER.name}")`);
-      await clusterDown({ ...CLUSTER, env, purge: true });
-      const cluster = await clusterUp({ ...CLUSTER, env });
+      // Every prerequisite first: nothing is built or started when one is missing.
+      await requirePrerequisites({
+        env: process.env,
+        kubectl: flags.kubectl,
+        needCluster: !flags.kubeconfig,
+      });
+      const runtime = await demoRuntime(flags.emulatorRuntime);
+      const existing = flags.kubeconfig !== undefined;
+      let cluster: { kubeconfig: string; logsDir: string };
+      let loopback = true;
+      if (existing) {
+        const kc = loadKubeConfig(flags.kubeconfig, { inCluster: false });
+        step(`using the existing cluster ${kc.getCurrentCluster()?.server} (${flags.kubeconfig})`);
+        process.stdout.write(`Kubernetes ${await checkReachable(kc)}\n`);
+        loopback = /^https?:\/\/(127\.|localhost|\[::1\])/.test(kc.getCurrentCluster()?.server ?? '');
+        cluster = {
+          kubeconfig: flags.kubeconfig!,
+          logsDir: await mkdtemp(path.join(os.tmpdir(), 'eci-demo-')),
+        };
+      } else {
+        step(`starting a fresh local Kubernetes control plane (cluster "${CLUSTER.name}")`);
+        await clusterDown({ ...CLUSTER, env, purge: true });
+        cluster = await clusterUp({ ...CLUSTER, env });
+      }
       const run = async (show: boolean, args: string[]) => {
         if (show) process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
         try {
@@ -75,14 +106,16 @@ export function registerDemoCommand(program: Command, env: Env): void {
       step(
         'starting the virtual node (no AccessKey configured: the embedded ECI emulator stands in for Alibaba Cloud)',
       );
+      // One emulator state per demo cluster, so two demos side by side keep their groups apart.
       const stateDir = path.join(
-        os.homedir(),
-        '.local',
-        'state',
-        'eci-virtual-node',
+        path.dirname(defaultEmulatorStateDir()),
         CLUSTER.name === 'demo' ? 'demo-emulator' : `demo-emulator-${CLUSTER.name}`,
       );
       const logFile = path.join(cluster.logsDir, 'virtual-node.log');
+      // A cluster elsewhere (kind, k3d: the API server in a container) reaches this machine on its
+      // address, not on 127.0.0.1.
+      const nodeIp = loopback ? '127.0.0.1' : defaultNodeIp();
+      const webhookPort = loopback ? 0 : await freePort();
       const controller = await startController(
         env,
         [
@@ -90,18 +123,19 @@ export function registerDemoCommand(program: Command, env: Env): void {
           '--kubeconfig',
           cluster.kubeconfig,
           '--node-ip',
-          '127.0.0.1',
-          // The kubelet API on any free loopback port: several controllers share this machine.
+          nodeIp,
+          // The kubelet API on any free port (on loopback for a local cluster): several controllers
+          // share this machine.
           '--kubelet-port',
-          '0',
+          loopback ? '0' : String(await freePort()),
           '--kubelet-bind-address',
-          '127.0.0.1',
+          loopback ? '127.0.0.1' : '0.0.0.0',
           '--emulator-state-dir',
           stateDir,
           '--webhook-port',
-          '0',
+          String(webhookPort),
           '--webhook-endpoint',
-          'local',
+          loopback ? 'local' : `https://${nodeIp}:${webhookPort}/mutate`,
           '--emulator-runtime',
           runtime,
         ],
@@ -139,22 +173,26 @@ export function registerDemoCommand(program: Command, env: Env): void {
         await kubectl('get', 'node', '-o', 'wide');
 
         step('method 1 of the install guide: label the pod alibabacloud.com/eci=true');
-        await kubectl('run', 'nginx', '--image', 'nginx', '-l', 'alibabacloud.com/eci=true');
-        await until('the pod to be Running', runningPod('default'));
-        await kubectl('get', 'pod', '-o', 'wide');
+        // On a cluster of the user's, in namespaces of the demo's own.
+        const ns1 = existing ? ['-n', 'eci-demo'] : [];
+        if (existing) await kubectl('create', 'ns', 'eci-demo');
+        await kubectl(...ns1, 'run', 'nginx', '--image', 'nginx', '-l', 'alibabacloud.com/eci=true');
+        await until('the pod to be Running', runningPod(existing ? 'eci-demo' : 'default'));
+        await kubectl(...ns1, 'get', 'pod', '-o', 'wide');
         if (runtime === 'process') {
-          const ip = await quiet('get', 'pod', 'nginx', '-o', 'jsonpath={.status.podIP}');
+          const ip = await quiet(...ns1, 'get', 'pod', 'nginx', '-o', 'jsonpath={.status.podIP}');
           step(`the container group runs a real nginx: its page, fetched from this machine at the pod IP`);
           process.stdout.write(`$ curl http://${ip}/\n${await fetchPage(`http://${ip}/`)}\n`);
         }
 
         step('method 2 of the install guide: label the namespace alibabacloud.com/eci=true');
-        await kubectl('create', 'ns', 'vk');
-        await kubectl('label', 'namespace', 'vk', 'alibabacloud.com/eci=true');
-        await kubectl('-n', 'vk', 'run', 'nginx', '--image', 'nginx');
-        await until('the pod to be Running', runningPod('vk'));
-        await kubectl('-n', 'vk', 'get', 'pod', '-o', 'wide');
-        await kubectl('-n', 'vk', 'describe', 'pod', 'nginx');
+        const vk = existing ? 'eci-demo-vk' : 'vk';
+        await kubectl('create', 'ns', vk);
+        await kubectl('label', 'namespace', vk, 'alibabacloud.com/eci=true');
+        await kubectl('-n', vk, 'run', 'nginx', '--image', 'nginx');
+        await until('the pod to be Running', runningPod(vk));
+        await kubectl('-n', vk, 'get', 'pod', '-o', 'wide');
+        await kubectl('-n', vk, 'describe', 'pod', 'nginx');
 
         if (flags.keep) {
           step(
@@ -183,13 +221,19 @@ export function registerDemoCommand(program: Command, env: Env): void {
             stateDir,
             '--emulator-runtime',
             runtime,
+            '--webhook-name',
+            'eci-virtual-node',
             '--force',
           ],
           logFile,
           true,
         );
         await new Promise((r) => cleanup.once('exit', r));
-        await clusterDown({ ...CLUSTER, env, purge: true });
+        if (existing) {
+          await quiet('delete', 'ns', 'eci-demo', 'eci-demo-vk', '--ignore-not-found', '--wait=false');
+        } else {
+          await clusterDown({ ...CLUSTER, env, purge: true });
+        }
       }
       step('done: both pods ran as ECI container groups on the virtual node, and nothing is left behind');
     });
@@ -246,4 +290,12 @@ async function startController(
   });
   child.once('exit', () => void log.close());
   return child;
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
 }

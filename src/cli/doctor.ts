@@ -28,7 +28,7 @@ export function registerDoctorCommand(program: Command, env: Env): void {
     )
     .option(
       '--kubeconfig <file>',
-      'kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)',
+      'kubeconfig of the cluster (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)',
       env.KUBECONFIG,
     )
     .option('--eci-profile <namespace/name>', 'the profile ConfigMap', 'kube-system/eci-profile')
@@ -108,19 +108,25 @@ export function registerDoctorCommand(program: Command, env: Env): void {
           );
           const p = live.profile();
           if (settings.mode === 'cloud') {
+            // The order the controller uses: environment AccessKey, the secret, the credential chain.
             const creds = settings.credentials
-              ? 'environment'
+              ? 'AccessKey from the environment (ECI_ACCESS_KEY)'
               : live.credentials()
-                ? 'secret kube-system/alibaba-addon-secret'
-                : undefined;
+                ? 'AccessKey from secret kube-system/alibaba-addon-secret'
+                : settings.chain
+                  ? `credential chain: ${settings.chain.describe}`
+                  : undefined;
             add(
               creds
-                ? { name: 'AccessKey', ok: true, detail: `from ${creds}` }
+                ? { name: 'credentials', ok: true, detail: creds }
                 : {
-                    name: 'AccessKey',
+                    name: 'credentials',
                     ok: false,
-                    detail: 'none found',
-                    fix: 'kubectl -n kube-system create secret generic alibaba-addon-secret --from-literal=access-key-id=... --from-literal=access-key-secret=...',
+                    detail: 'none found (environment, secret, credential chain)',
+                    fix:
+                      'kubectl -n kube-system create secret generic alibaba-addon-secret --from-literal=access-key-id=... ' +
+                      '--from-literal=access-key-secret=...; or RRSA (ALIBABA_CLOUD_ROLE_ARN, _OIDC_PROVIDER_ARN, ' +
+                      '_OIDC_TOKEN_FILE), or an ECS RAM role (ALIBABA_CLOUD_ECS_METADATA)',
                   },
             );
             const vsw = p.vSwitchIds ?? settings.vSwitchIds;
@@ -146,7 +152,7 @@ export function registerDoctorCommand(program: Command, env: Env): void {
                   },
             );
           }
-          if (settings.mode === 'cloud' && !settings.credentials && !live.credentials()) {
+          if (settings.mode === 'cloud' && !settings.credentials && !live.credentials() && !settings.chain) {
             // No AccessKey: nothing to probe.
           } else {
             const backend = await openEciBackend({

@@ -8,8 +8,8 @@ import {
 } from '../emulator/config.ts';
 import { parseRuntimeChoice } from './emulator-runtime-flag.ts';
 import { startEmulator } from '../emulator/server.ts';
-
-const DEFAULT_STATE_DIR = '.eci-virtual-node/emulator';
+import { defaultEmulatorStateDir } from '../app/run-config.ts';
+import { createLogger, parseLogFormat } from '../util/log.ts';
 
 interface EmulatorCliOptions {
   port?: number;
@@ -19,6 +19,7 @@ interface EmulatorCliOptions {
   config?: string;
   quotas: boolean;
   logLevel?: string;
+  logFormat: string;
   recoverState?: boolean;
   runtime?: RuntimeChoice;
 }
@@ -40,7 +41,10 @@ export function registerEmulatorCommand(program: Command): void {
     )
     .option('--port <port>', 'port to listen on; 0 picks a free port (default: 9440)', parsePort)
     .option('--host <address>', 'address to listen on (default: 127.0.0.1)')
-    .option('--state-dir <dir>', `directory for the journal and snapshots (default: ${DEFAULT_STATE_DIR})`)
+    .option(
+      '--state-dir <dir>',
+      `directory for the journal and snapshots (default: ${defaultEmulatorStateDir()})`,
+    )
     .option('--memory', 'keep state in memory only; nothing survives a restart')
     .option(
       '--config <file>',
@@ -56,7 +60,12 @@ export function registerEmulatorCommand(program: Command): void {
       '--recover-state',
       'start even when the state directory is damaged: keep every record that can be read, move the damaged files to <state-dir>/quarantine/',
     )
-    .option('--log-level <level>', 'log level of the JSON request log on stderr (default: info)')
+    .option('--log-level <level>', 'log level of the request log on stderr (default: info)')
+    .option(
+      '--log-format <format>',
+      'json (one object a line) or text (for people)',
+      process.env.LOG_FORMAT ?? 'json',
+    )
     .addHelpText(
       'after',
       [
@@ -81,13 +90,19 @@ export function registerEmulatorCommand(program: Command): void {
       if (opts.memory === true) {
         delete config.stateDir;
       } else {
-        stateDir = resolve(opts.stateDir ?? fileConfig.stateDir ?? DEFAULT_STATE_DIR);
+        stateDir = resolve(opts.stateDir ?? fileConfig.stateDir ?? defaultEmulatorStateDir());
       }
+      const logger = createLogger({
+        name: 'eci-emulator',
+        level: config.logLevel ?? 'info',
+        format: parseLogFormat(opts.logFormat),
+      });
       const emu = await startEmulator({
         config,
         port: opts.port,
         host: opts.host,
         stateDir,
+        logger,
         runtime: opts.runtime ?? fileConfig.runtime ?? 'auto',
       });
       process.stdout.write(

@@ -11,6 +11,10 @@ import { LEADER_DEFAULTS } from '../app/leader-config.ts';
 import { ErrorCodes, hasCode } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
 import { EMULATOR_RUNTIME_HELP } from './emulator-runtime-flag.ts';
+import { startTracing, traceFields } from '../tracing/tracing.ts';
+import { createRequire } from 'node:module';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** `run`: flags in, signals to an AbortSignal; the controller itself is src/app/controller.ts. */
 export function registerRunCommand(program: Command, env: Env): void {
@@ -87,7 +91,10 @@ export function registerRunCommand(program: Command, env: Env): void {
       '--webhook-name <name>',
       `name of the MutatingWebhookConfiguration the controller keeps current (default ${D.webhookName})`,
     )
-    .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: off)')
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /livez, /readyz (and /healthz) on this port (default: off)',
+    )
     .option('--metrics-bind-address <ip>', `address for the metrics port (default ${D.metricsBindAddress})`)
     .option(
       '--kube-api-qps <n>',
@@ -103,6 +110,10 @@ export function registerRunCommand(program: Command, env: Env): void {
       '--impersonate-node',
       'handle pods and the Node as system:node:<node name> (impersonated): the API server then confines the ' +
         'controller to its own Node and the pods bound to it (needs the impersonation grant in deploy/)',
+    )
+    .option(
+      '--log-format <format>',
+      `json (one object a line, for log pipelines) or text (for people) (env LOG_FORMAT; default ${D.logFormat})`,
     )
     .option(
       '--leader-elect',
@@ -131,7 +142,14 @@ export function registerRunCommand(program: Command, env: Env): void {
       // Values known to be secret, masked wherever they would appear in a log line; the controller
       // adds the AccessKey it reads from the cluster (and a rotated one) as it learns them.
       const secrets = new Set<string>();
-      const log = createLogger({ level: cfg.logLevel, secrets: () => secrets });
+      // With tracing on, every log line written inside a pod's trace carries its trace_id and span_id.
+      const log = createLogger({
+        level: cfg.logLevel,
+        format: cfg.logFormat,
+        secrets: () => secrets,
+        mixin: cfg.tracing ? traceFields : undefined,
+      });
+      const tracing = await startTracing({ env, version: pkg.version, log });
       const stop = new AbortController();
       // SIGTERM stops the loops and leaves the Node and every pod as they are: a restart is a gap in
       // heartbeats, not a node going away.
@@ -148,6 +166,8 @@ export function registerRunCommand(program: Command, env: Env): void {
         // so the Deployment restarts this replica as a standby.
         if (hasCode(err, ErrorCodes.LEADERSHIP_LOST)) setTimeout(() => process.exit(1), 3000).unref();
         throw err;
+      } finally {
+        await tracing.shutdown();
       }
     });
 }

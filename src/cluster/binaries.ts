@@ -11,7 +11,7 @@ export const K8S_VERSION = '1.34.4';
 export const ETCD_VERSION = '3.6.16';
 export const METRICS_SERVER_VERSION = '0.8.0';
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../tools/build-control-plane.sh', import.meta.url));
 const METRICS_SERVER_SCRIPT = fileURLToPath(new URL('../../tools/build-metrics-server.sh', import.meta.url));
@@ -138,7 +138,7 @@ function runBuild(
   });
 }
 
-async function onPath(cmd: string, env: Env): Promise<boolean> {
+export async function onPath(cmd: string, env: Env): Promise<boolean> {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     try {

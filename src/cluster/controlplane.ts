@@ -1,5 +1,6 @@
 // The local control plane's lifecycle: `up`, `down`, `status`. The processes outlive the caller; all
 // that ties later calls to them is the state directory (state.json, PID files, logs, certificates).
+import { requirePrerequisites } from './prerequisites.ts';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -157,6 +158,8 @@ export async function clusterUp(opts: ClusterUpOptions = {}): Promise<ClusterInf
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
     throw new ProductError(ErrorCodes.INVALID_INPUT, `--apiserver-port must be 1-65535, not ${port}`);
   }
+  // Everything the build and the start need, checked before either begins.
+  await requirePrerequisites({ env: r.env, needCluster: true });
   const binDir = await ensureControlPlaneBinaries({ env: r.env, progress: r.progress, signal: opts.signal });
   await ensureStateDirs(paths);
   const lockOpts = {

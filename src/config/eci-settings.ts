@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { chainFromEnv, type ChainCredentials } from './credential-chain.ts';
 
 /**
  * Where pods run: the real ECI OpenAPI when an AccessKey and a region are configured, otherwise the
@@ -23,6 +24,8 @@ export type EciSettings =
       regionId: string;
       /** From ECI_ACCESS_KEY/ECI_SECRET_KEY; absent = read from the secret kube-system/alibaba-addon-secret. */
       credentials?: { accessKeyId: string; accessKeySecret: string };
+      /** The default credential chain (ALIBABA_CLOUD_*), used when neither of those holds an AccessKey. */
+      chain?: ChainCredentials;
       /** host[:port]; default the region's public endpoint. */
       endpoint?: string;
       protocol: 'http' | 'https';
@@ -100,6 +103,7 @@ export function parseEciSettings(env: Record<string, string | undefined>): EciSe
         : undefined,
     endpoint: c.ECI_ENDPOINT,
     protocol: c.ECI_PROTOCOL,
+    chain: chainFromEnv(env),
     vSwitchIds: c.ECI_VSWITCH,
     securityGroupId: c.ECI_SECURITY_GROUP,
   };

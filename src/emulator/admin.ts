@@ -7,6 +7,7 @@ import { DEFAULT_QUOTAS, faultSchema, GROUP_STATUSES, quotaFor, stageSchema } fr
 import { interpret } from './convention.ts';
 import type { EmulatorCore } from './core.ts';
 import { MAX_DRAIN_BYTES, sendJson } from './wire.ts';
+import { consoleSnapshot, containerLog, CONSOLE_HTML, streamSnapshots } from './console.ts';
 
 /**
  * The admin API under `/_emulator/`: JSON over HTTP, unauthenticated, answered only to loopback
@@ -15,6 +16,14 @@ import { MAX_DRAIN_BYTES, sendJson } from './wire.ts';
  */
 
 export const ADMIN_PREFIX = '/_emulator';
+
+/** A route's answer sent as plain text (a container log), not JSON. */
+class TextResponse {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
 
 export class AdminError extends Error {
   readonly status: number;
@@ -152,6 +161,12 @@ export class AdminHandler {
     const c = core;
     const id = '([^/]+)';
     this.routes = [
+      { method: 'GET', pattern: /^\/console\/state$/, run: () => consoleSnapshot(c, this.quotas()) },
+      {
+        method: 'GET',
+        pattern: new RegExp(`^/container-groups/${id}/containers/${id}/log$`),
+        run: async (m) => new TextResponse(await containerLog(c, m[1]!, m[2]!)),
+      },
       { method: 'GET', pattern: /^\/health$/, run: () => ({ ok: true, regionId: c.config.region.id }) },
       { method: 'GET', pattern: /^\/state$/, run: () => this.state() },
       {
@@ -353,6 +368,16 @@ export class AdminHandler {
     }
     const url = new URL(req.url ?? '/', 'http://emulator');
     const path = url.pathname.slice(ADMIN_PREFIX.length) || '/';
+    // The web console: the page, and its live stream.
+    if (req.method === 'GET' && (path === '/' || path === '/console')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(CONSOLE_HTML);
+      return;
+    }
+    if (req.method === 'GET' && path === '/console/stream') {
+      streamSnapshots(req, res, () => consoleSnapshot(this.core, this.quotas()));
+      return;
+    }
     try {
       // Cross-site form posts and fetch "simple requests" cannot send application/json without a CORS
       // preflight, which this API never answers: requiring it for every change stops CSRF.
@@ -380,6 +405,10 @@ export class AdminHandler {
         },
       ) as unknown as RegExpExecArray;
       const result = await route.run(decoded, () => readJson(req), url);
+      if (result instanceof TextResponse) {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(result.text);
+        return;
+      }
       sendJson(res, 200, result ?? { ok: true });
     } catch (err) {
       if (err instanceof AdminError || err instanceof CloudError) {

@@ -7,16 +7,20 @@ import {
   PatchStrategy,
   ServerConfiguration,
   setHeaderOptions,
+  VersionApi,
   type Configuration,
   type RequestContext,
   type ResponseContext,
   RequestContext as KubeRequestContext,
   HttpMethod,
 } from '@kubernetes/client-node';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, DecoratorHandler, request, type Dispatcher } from 'undici';
 import { WatchStats } from './watch-stats.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { describeError, ErrorCodes, ProductError } from '../util/errors.ts';
 
 export interface KubeClientOptions {
   /** Path to a kubeconfig; without one, the pod's ServiceAccount when `inCluster`, else ~/.kube/config. */
@@ -34,6 +38,8 @@ export interface KubeClientOptions {
    * ServiceAccount impersonate exactly that one user.
    */
   impersonate?: { user: string; group: string };
+  /** Called when a request's response ends (watches excluded): verb, status code or `error`, seconds. */
+  onRequest?: (verb: string, code: string, seconds: number) => void;
 }
 
 export interface KubeClients {
@@ -59,16 +65,38 @@ export interface KubeClients {
   close(): Promise<void>;
 }
 
-export function loadKubeConfig(path?: string, opts: { inCluster?: boolean } = {}): KubeConfig {
+/**
+ * The kubeconfig, in the order every command documents: `--kubeconfig` (whose default is $KUBECONFIG),
+ * then the in-cluster ServiceAccount, then ~/.kube/config. With none of them, a clear error — not the
+ * client library's fallback to http://localhost:8080 and its "HTTP protocol is not allowed" later.
+ */
+export function loadKubeConfig(
+  path?: string,
+  opts: { inCluster?: boolean } = { inCluster: Boolean(process.env.KUBERNETES_SERVICE_HOST) },
+): KubeConfig {
   const kc = new KubeConfig();
+  const home = join(homedir(), '.kube', 'config');
   try {
     if (path) kc.loadFromFile(path);
     else if (opts.inCluster) kc.loadFromCluster();
-    else kc.loadFromDefault();
+    else if (existsSync(home)) kc.loadFromFile(home);
+    else {
+      throw new ProductError(
+        ErrorCodes.CONFIG_INVALID,
+        `no kubeconfig: pass --kubeconfig <file> or set KUBECONFIG (${home} does not exist and this is not ` +
+          'a pod in a cluster). For a local cluster: `eci-virtual-node cluster up`, then ' +
+          '--kubeconfig "$(eci-virtual-node cluster kubeconfig)"',
+      );
+    }
   } catch (err) {
-    throw new ProductError(ErrorCodes.CONFIG_INVALID, `cannot load kubeconfig ${path ?? '(default)'}`, {
-      cause: err,
-    });
+    if (err instanceof ProductError) throw err;
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `cannot load kubeconfig ${path ?? home}: ${describeError(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   if (!kc.getCurrentCluster()) {
     throw new ProductError(
@@ -77,6 +105,48 @@ export function loadKubeConfig(path?: string, opts: { inCluster?: boolean } = {}
     );
   }
   return kc;
+}
+
+/** Reports a request's verb, status code (or `error`) and seconds when its response ends. */
+type Hook<K extends 'onResponseStart' | 'onResponseEnd' | 'onResponseError'> = NonNullable<
+  Dispatcher.DispatchHandler[K]
+>;
+interface ResponseHooks {
+  onResponseStart(...a: Parameters<Hook<'onResponseStart'>>): ReturnType<Hook<'onResponseStart'>>;
+  onResponseEnd(...a: Parameters<Hook<'onResponseEnd'>>): ReturnType<Hook<'onResponseEnd'>>;
+  onResponseError(...a: Parameters<Hook<'onResponseError'>>): ReturnType<Hook<'onResponseError'>>;
+}
+// undici's typings of DecoratorHandler predate its handler API (onResponse*), which it implements.
+const Decorator = DecoratorHandler as unknown as new (handler: Dispatcher.DispatchHandler) => ResponseHooks;
+
+class TimedHandler extends Decorator {
+  readonly #verb: string;
+  readonly #started: number;
+  readonly #report: NonNullable<KubeClientOptions['onRequest']>;
+  #code = 'error';
+  constructor(
+    handler: Dispatcher.DispatchHandler,
+    verb: string,
+    started: number,
+    report: NonNullable<KubeClientOptions['onRequest']>,
+  ) {
+    super(handler);
+    this.#verb = verb;
+    this.#started = started;
+    this.#report = report;
+  }
+  override onResponseStart(...args: Parameters<ResponseHooks['onResponseStart']>) {
+    this.#code = String(args[1]);
+    return super.onResponseStart(...args);
+  }
+  override onResponseEnd(...args: Parameters<ResponseHooks['onResponseEnd']>) {
+    this.#report(this.#verb, this.#code, (performance.now() - this.#started) / 1000);
+    return super.onResponseEnd(...args);
+  }
+  override onResponseError(...args: Parameters<ResponseHooks['onResponseError']>) {
+    this.#report(this.#verb, 'error', (performance.now() - this.#started) / 1000);
+    return super.onResponseError(...args);
+  }
 }
 
 /**
@@ -94,12 +164,21 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
   const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string } =
     {};
   await kc.applyToHTTPSOptions(tls as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
-  const dispatcher = new Agent({
+  const agent = new Agent({
     connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 },
     // Each informer's watch holds one connection for as long as it runs; the rest serve requests.
     connections: 24,
     pipelining: 1,
   });
+  const onRequest = opts.onRequest;
+  // Request latency by verb and status code, timed at the connection pool (watches excluded: they
+  // last minutes by design).
+  const dispatcher: Dispatcher = onRequest
+    ? agent.compose((dispatch) => (o, handler) => {
+        if (/[?&]watch=(1|true)/.test(o.path)) return dispatch(o, handler);
+        return dispatch(o, new TimedHandler(handler, o.method, performance.now(), onRequest));
+      })
+    : agent;
   const bucket = new TokenBucket({ rate: opts.qps ?? 50, burst: opts.burst ?? 100 });
   const requests = new Map<string, number>();
   const count = (method: string) => requests.set(method, (requests.get(method) ?? 0) + 1);
@@ -156,7 +235,7 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
         bodyTimeout: idleTimeoutMs,
       });
     },
-    close: () => dispatcher.close(),
+    close: () => agent.close(),
   };
 }
 
@@ -173,3 +252,32 @@ export function httpStatus(err: unknown): number | undefined {
 
 export const isNotFound = (err: unknown): boolean => httpStatus(err) === 404;
 export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;
+
+/**
+ * Asks the API server for its version, so an unreachable or refusing cluster is said plainly at start
+ * ("cannot reach the Kubernetes API server at https://...: connect ECONNREFUSED") instead of as the
+ * first controller call's failure. Returns the server's gitVersion.
+ */
+export async function checkReachable(kc: KubeConfig, timeoutMs = 10_000): Promise<string> {
+  const server = kc.getCurrentCluster()?.server ?? '(no server)';
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const v = await Promise.race([
+      kc.makeApiClient(VersionApi).getCode(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs);
+      }),
+    ]);
+    return v.gitVersion;
+  } catch (err) {
+    const cause = describeError(err) || String((err as { cause?: unknown }).cause ?? err);
+    throw new ProductError(
+      ErrorCodes.KUBE_API,
+      `cannot reach the Kubernetes API server at ${server}: ${cause}. Check that the cluster is running and ` +
+        'that --kubeconfig (or KUBECONFIG) points at it',
+      { cause: err },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -47,6 +47,9 @@ export class PodInformer {
     return this.#pods.size;
   }
 
+  /** When the pod watch last showed it is alive (ms epoch; 0 before the first list). */
+  lastActivityAt = 0;
+
   async run(signal: AbortSignal): Promise<void> {
     const fieldSelector = `spec.nodeName=${this.#o.nodeName}`;
     await runWatchLoop<V1Pod>(
@@ -71,6 +74,7 @@ export class PodInformer {
           }
         },
         onListed: () => this.#markSynced(),
+        onActivity: () => (this.lastActivityAt = this.#o.clock.now()),
         onEvent: (type, pod) => {
           const key = podKey(pod);
           if (type === 'DELETED') this.#pods.delete(key);

@@ -24,6 +24,8 @@ export interface WatchLoopOptions<T> {
   onSync?: (items: T[]) => void;
   /** Called after each (re)list's items have been handed to onEvent. */
   onListed?: () => void;
+  /** Called whenever the server shows the watch is alive: a list, an opened stream, any event or bookmark. */
+  onActivity?: () => void;
   clock: Clock;
   log: Logger;
   /** [0, 1); injected so tests can pin the jitter. */
@@ -93,6 +95,7 @@ export async function runWatchLoop<T extends Versioned>(
         opts.onSync?.(listed.items);
         for (const item of listed.items) opts.onEvent('ADDED', item);
         opts.onListed?.();
+        opts.onActivity?.();
         resourceVersion = listed.resourceVersion;
       } catch (err) {
         if (signal.aborted) return;
@@ -192,6 +195,7 @@ async function watchOnce<T extends Versioned>(
     if (res.statusCode === 410) return done({ kind: 'expired' });
     return failed(`http-${res.statusCode}`, new Error(`HTTP ${res.statusCode}: ${statusMessage(text)}`));
   }
+  opts.onActivity?.();
 
   // One event per line. Lines are split on the byte 0x0A, which never occurs inside a multi-byte
   // UTF-8 sequence, so a chunk boundary in the middle of a character is harmless.
@@ -213,6 +217,7 @@ async function watchOnce<T extends Versioned>(
       };
     }
     delivered = true;
+    opts.onActivity?.();
     const rv = obj?.metadata?.resourceVersion;
     if (rv) resourceVersion = rv;
     if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {

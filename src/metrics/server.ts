@@ -1,111 +1,29 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { splitKey } from '../kube/watch-stats.ts';
+import type { Registry } from 'prom-client';
 
-export interface MetricsSources {
-  /** Requests sent to the API server, by HTTP method. */
-  kubeRequests: () => ReadonlyMap<string, number>;
-  /** ECI OpenAPI calls, by action. */
-  eciCalls: () => ReadonlyMap<string, number>;
-  /** Pods known to the controller, and container groups in its index. */
-  pods: () => number;
-  groups: () => number;
-  ready: () => boolean;
-  /** Watch restarts and relists, keyed as `WatchStats` keys them (resource and reason). */
-  watchRestarts: () => ReadonlyMap<string, number>;
-  watchRelists: () => ReadonlyMap<string, number>;
-  /** Containers whose log is being polled for `kubectl logs -f` (one poller each, however many follow). */
-  logPollers?: () => number;
+/** One named check; returns undefined when fine, else why not. */
+export interface HealthCheck {
+  name: string;
+  check: () => string | undefined;
 }
 
 /**
- * Prometheus metrics and health on one small HTTP server. Counters are read from their owners at
- * scrape time (one owner per piece of state), so nothing on the hot path pays for metrics.
+ * `/metrics`, and health the way kube-apiserver serves it: `/livez` (restart me) and `/readyz` (send me
+ * traffic) answer `ok` or list what failed; `?verbose` lists every check as `[+]name ok` or
+ * `[-]name failed: reason`; `/livez/<check>` asks one. `/healthz` is `/livez`, for older probes.
  */
 export async function startMetricsServer(
   port: number,
   host: string,
-  src: MetricsSources,
+  o: { registry: Registry; live: HealthCheck[]; ready: HealthCheck[] },
 ): Promise<{ port: number; close(): Promise<void> }> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'eci_virtual_node_' });
-  const fromMap = (name: string, help: string, label: string, read: () => ReadonlyMap<string, number>) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: [label],
-      registers: [registry],
-      collect() {
-        for (const [k, v] of read()) this.set({ [label]: k }, v);
-      },
-    });
-  fromMap(
-    'eci_virtual_node_kube_requests_total',
-    'Requests sent to the Kubernetes API server',
-    'method',
-    src.kubeRequests,
-  );
-  fromMap(
-    'eci_virtual_node_eci_calls_total',
-    'ECI OpenAPI calls made (including retries)',
-    'action',
-    src.eciCalls,
-  );
-  const byResourceAndReason = (name: string, help: string, read: () => ReadonlyMap<string, number>) =>
-    new Counter({
-      name,
-      help,
-      labelNames: ['resource', 'reason'],
-      registers: [registry],
-      collect() {
-        // The owner keeps the running totals; a scrape copies them in.
-        this.reset();
-        for (const [k, v] of read()) this.inc(splitKey(k), v);
-      },
-    });
-  byResourceAndReason(
-    'eci_virtual_node_watch_restarts_total',
-    'Watch requests that ended and were reopened, by resource and why they ended',
-    src.watchRestarts,
-  );
-  byResourceAndReason(
-    'eci_virtual_node_watch_relists_total',
-    'Full lists of a watched resource, by resource and why (initial, expired)',
-    src.watchRelists,
-  );
-  new Gauge({
-    name: 'eci_virtual_node_pods',
-    help: 'Pods bound to the virtual node',
-    registers: [registry],
-    collect() {
-      this.set(src.pods());
-    },
-  });
-  new Gauge({
-    name: 'eci_virtual_node_container_groups',
-    help: 'ECI container groups owned by the virtual node',
-    registers: [registry],
-    collect() {
-      this.set(src.groups());
-    },
-  });
-  if (src.logPollers) {
-    const read = src.logPollers;
-    new Gauge({
-      name: 'eci_virtual_node_log_pollers',
-      help: 'Containers whose log is polled for kubectl logs -f (one poller per container)',
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  }
   const server = http.createServer((req, res) => {
-    if (req.url === '/metrics') {
-      registry.metrics().then(
+    const url = new URL(req.url ?? '/', 'http://controller');
+    if (url.pathname === '/metrics') {
+      o.registry.metrics().then(
         (body) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
+          res.writeHead(200, { 'content-type': o.registry.contentType });
           res.end(body);
         },
         (err: unknown) => {
@@ -113,14 +31,32 @@ export async function startMetricsServer(
           res.end(String(err));
         },
       );
-    } else if (req.url === '/healthz') {
-      res.writeHead(200).end('ok');
-    } else if (req.url === '/readyz') {
-      const ok = src.ready();
-      res.writeHead(ok ? 200 : 503).end(ok ? 'ok' : 'not ready');
-    } else {
-      res.writeHead(404).end();
+      return;
     }
+    const m = /^\/(livez|readyz|healthz)(?:\/([\w-]+))?$/.exec(url.pathname);
+    if (!m) {
+      res.writeHead(404).end();
+      return;
+    }
+    // Readiness includes liveness: a controller that should be restarted takes no traffic either.
+    let checks = m[1] === 'readyz' ? [...o.live, ...o.ready] : o.live;
+    if (m[2]) {
+      checks = checks.filter((c) => c.name === m[2]);
+      if (checks.length === 0) {
+        res.writeHead(404).end(`no check ${m[2]}\n`);
+        return;
+      }
+    }
+    const results = checks.map((c) => ({ name: c.name, failure: safe(c.check) }));
+    const failed = results.filter((r) => r.failure !== undefined);
+    const verbose = url.searchParams.has('verbose');
+    const lines = results
+      .filter((r) => verbose || r.failure !== undefined)
+      .map((r) => (r.failure === undefined ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.failure}`));
+    const what = m[1] === 'healthz' ? 'livez' : m[1];
+    lines.push(failed.length ? `${what} check failed` : `${what} check passed`);
+    res.writeHead(failed.length ? 503 : 200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(verbose || failed.length ? `${lines.join('\n')}\n` : 'ok');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -129,5 +65,35 @@ export async function startMetricsServer(
   return {
     port: (server.address() as AddressInfo).port,
     close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function safe(check: () => string | undefined): string | undefined {
+  try {
+    return check();
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** Liveness: fails when `lastAt` is older than `maxAgeMs` (and something has happened at all). */
+export function freshness(o: {
+  name: string;
+  what: string;
+  lastAt: () => number;
+  maxAgeMs: number;
+  now: () => number;
+  startedAt: number;
+}): HealthCheck {
+  return {
+    name: o.name,
+    check: () => {
+      // Before the first success, age counts from the start (startupProbe covers the first minutes).
+      const at = Math.max(o.lastAt(), o.startedAt);
+      const age = o.now() - at;
+      return age > o.maxAgeMs
+        ? `${o.what} ${Math.round(age / 1000)} s ago (more than ${Math.round(o.maxAgeMs / 1000)} s)`
+        : undefined;
+    },
   };
 }

@@ -62,6 +62,9 @@ export class NodeController {
   }
 
   /** True once the Node is registered with Ready=True. */
+  /** When the node's Lease was last renewed (ms epoch; 0 before the first renewal), for liveness. */
+  lastLeaseRenewAt = 0;
+
   get ready(): boolean {
     return this.#ready;
   }
@@ -155,6 +158,7 @@ export class NodeController {
     while (!signal.aborted) {
       try {
         await this.#lease.renew(new Date(this.#o.clock.now()), this.#node?.metadata?.uid);
+        this.lastLeaseRenewAt = this.#o.clock.now();
       } catch (err) {
         this.#o.log.warn({ node: this.name, err: describeError(err) }, 'lease renew failed; will retry');
       }

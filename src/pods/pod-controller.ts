@@ -9,6 +9,7 @@ import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { statusDiff } from './status-diff.ts';
 import { WorkQueue } from './work-queue.ts';
+import { PodTraces } from '../tracing/pod-traces.ts';
 
 export interface PodControllerOptions {
   kube: KubeClients;
@@ -21,6 +22,10 @@ export interface PodControllerOptions {
   log: Logger;
   /** Pods reconciled at once; ECI calls are latency-bound, so this is well above the core count. */
   concurrency?: number;
+  /** Told when a pod's status first says Running: seconds since it was bound to the node. */
+  onPodRunning?: (pod: V1Pod, seconds: number) => void;
+  /** Spans of each pod's path; absent = no tracing. */
+  traces?: PodTraces;
   /**
    * Asked right before every write to the API server (pod status, pod deletion): false means this
    * process may no longer write (leader election lost, or about to be), and the write is not sent.
@@ -50,7 +55,12 @@ export class PodController {
   readonly #refused = new Map<string, string>();
 
   constructor(o: PodControllerOptions) {
-    this.#o = { ...o, concurrency: o.concurrency ?? 32 };
+    this.#o = {
+      ...o,
+      concurrency: o.concurrency ?? 32,
+      onPodRunning: o.onPodRunning ?? (() => undefined),
+      traces: o.traces ?? new PodTraces({ enabled: false, clock: o.clock }),
+    };
     this.#queue = new WorkQueue({ clock: o.clock, concurrency: this.#o.concurrency });
     this.#informer = new PodInformer({
       kube: o.kube,
@@ -59,6 +69,16 @@ export class PodController {
       log: o.log,
       onChange: (key) => this.#queue.add(key),
     });
+  }
+
+  /** When the pod watch last showed it is alive (ms epoch), for liveness. */
+  get podWatchActivityAt(): number {
+    return this.#informer.lastActivityAt;
+  }
+
+  /** The work queue's figures, for the metrics. */
+  queueStats(): ReturnType<WorkQueue['stats']> {
+    return this.#queue.stats();
   }
 
   /** Pods bound to the node, as the informer holds them. */
@@ -150,7 +170,7 @@ export class PodController {
         this.#queue.forget(key);
         return;
       }
-      await this.#sync(pod, signal);
+      await this.#o.traces.within(pod, () => this.#sync(pod, signal));
     } catch (err) {
       if (signal.aborted) return;
       const ms = this.#queue.retry(key);
@@ -164,7 +184,7 @@ export class PodController {
 
     if (pod.metadata?.deletionTimestamp) {
       await provider.deletePod(pod, signal);
-      await this.#removePodObject(pod);
+      await this.#o.traces.removed(pod, () => this.#removePodObject(pod));
       this.#queue.forget(key);
       return;
     }
@@ -214,7 +234,11 @@ export class PodController {
     for (const e of outcome.events ?? []) this.#event(pod, e.type, e.reason, e.message);
   }
 
-  async #writeStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
+  #writeStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
+    return this.#o.traces.statusWrite(pod, status, () => this.#patchStatus(pod, status));
+  }
+
+  async #patchStatus(pod: V1Pod, status: V1PodStatus): Promise<void> {
     if (TERMINAL.has(pod.status?.phase ?? '') && pod.status?.phase !== status.phase) {
       // Kubernetes forbids leaving a terminal phase; a late, stale answer must not try.
       return;
@@ -233,6 +257,11 @@ export class PodController {
       },
       mergePatch,
     );
+    if (status.phase === 'Running' && pod.status?.phase !== 'Running') {
+      const bound = pod.status?.conditions?.find((c) => c.type === 'PodScheduled')?.lastTransitionTime;
+      const since = new Date(bound ?? pod.metadata?.creationTimestamp ?? this.#o.clock.now()).getTime();
+      this.#o.onPodRunning(pod, Math.max(0, (this.#o.clock.now() - since) / 1000));
+    }
   }
 
   /** Removes the pod object once its instance is gone; the UID precondition spares a successor. */
@@ -257,6 +286,9 @@ export class PodController {
       name: pod.metadata?.name ?? '',
       uid: pod.metadata?.uid,
     };
+    // Logged too (debug): inside the pod's trace the line carries its trace_id, so an Event leads to
+    // the trace that explains it.
+    this.#o.log.debug({ pod: `${target.namespace}/${target.name}`, type, reason, message }, 'pod event');
     this.#o.events.post(target, type, reason, message);
   }
 }

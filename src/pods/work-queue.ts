@@ -20,6 +20,10 @@ export class WorkQueue {
   readonly #failures = new Map<string, Backoff>();
   readonly #delayed = new Map<string, AbortController>();
   #wakeWorkers: (() => void)[] = [];
+  /** For the metrics: keys queued and retried so far, and when each key in progress started. */
+  #adds = 0;
+  #retries = 0;
+  readonly #startedAt = new Map<string, number>();
 
   constructor(opts: {
     clock: Clock;
@@ -34,6 +38,27 @@ export class WorkQueue {
     this.#baseMs = opts.retryBaseMs ?? 1000;
     this.#maxMs = opts.retryMaxMs ?? 300_000;
     this.#random = opts.random ?? Math.random;
+  }
+
+  /**
+   * What client-go's workqueue metrics report: keys waiting, keys ever queued, retries, and how long
+   * the longest key in progress (and all of them together) has been running, in ms.
+   */
+  stats(): { depth: number; adds: number; retries: number; longestRunningMs: number; unfinishedMs: number } {
+    const now = this.#clock.now();
+    let longest = 0;
+    let total = 0;
+    for (const t of this.#startedAt.values()) {
+      longest = Math.max(longest, now - t);
+      total += now - t;
+    }
+    return {
+      depth: this.#queue.length,
+      adds: this.#adds,
+      retries: this.#retries,
+      longestRunningMs: longest,
+      unfinishedMs: total,
+    };
   }
 
   /** Number of keys waiting (not counting delayed retries or keys in progress). */
@@ -60,6 +85,7 @@ export class WorkQueue {
       return;
     }
     this.#queued.add(key);
+    this.#adds++;
     if (urgent) this.#queue.unshift(key);
     else this.#queue.push(key);
     this.#wakeWorkers.shift()?.();
@@ -84,6 +110,7 @@ export class WorkQueue {
     let b = this.#failures.get(key);
     if (!b) this.#failures.set(key, (b = new Backoff({ baseMs: this.#baseMs, maxMs: this.#maxMs })));
     const ms = fullJitter(b.next(), this.#random);
+    this.#retries++;
     this.addAfter(key, ms);
     return ms;
   }
@@ -115,10 +142,12 @@ export class WorkQueue {
         }
         this.#queued.delete(key);
         this.#active.add(key);
+        this.#startedAt.set(key, this.#clock.now());
         try {
           await handler(key);
         } finally {
           this.#active.delete(key);
+          this.#startedAt.delete(key);
           if (this.#dirty.delete(key)) this.add(key);
         }
       }

@@ -1,3 +1,4 @@
+import type { Clock } from '../util/clock.ts';
 import type { Duplex } from 'node:stream';
 import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import type { CloudPrivileges } from './eci/mapping/privileges.ts';
@@ -93,8 +94,14 @@ export interface InstanceSweeper {
    */
   deleteAllInstances(o: {
     signal?: AbortSignal;
+    /** Undefined: long enough for the fleet at the backend's delete quota; Infinity: no deadline. */
     timeoutMs?: number;
     say?: (line: string) => void;
+    /** Say what would be deleted; delete nothing. */
+    dryRun?: boolean;
+    /** Deletes in flight at once (still paced inside the backend's quota). */
+    concurrency?: number;
+    clock?: Clock;
   }): Promise<number>;
 }
 

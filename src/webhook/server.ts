@@ -22,7 +22,7 @@ import {
   type TlsMaterial,
 } from './certs.ts';
 import { MUTATE_PATH } from './configuration.ts';
-import { decide, type RoutingProfile } from './decide.ts';
+import { decide, type AdmissionPod, type JsonPatchOp, type RoutingProfile } from './decide.ts';
 
 /**
  * The API server takes request bodies of at most 3 MiB (and etcd objects of 1.5 MiB), so no review of a
@@ -46,6 +46,11 @@ export interface WebhookOptions {
   getNamespaceLabels: (name: string, signal: AbortSignal) => Promise<Record<string, string> | undefined>;
   /** The current eci-profile routing; called once per request, so a reload applies to the next pod. */
   getProfile: () => RoutingProfile;
+  /**
+   * Called for each routed pod (not dry runs): records the decision's span and returns the patch
+   * operations that hand its trace on (a traceparent annotation). Absent = no tracing.
+   */
+  traceRouted?: (pod: AdmissionPod, reason: string, patch: readonly JsonPatchOp[]) => JsonPatchOp[];
   /** Where the certificate is kept; default in memory (one process, nothing shared). */
   certStore?: CertStore;
   /**
@@ -309,7 +314,11 @@ class Webhook implements WebhookServer {
     this.#o.onReview?.({ ...fields, routed: decision.routed });
     if (decision.routed) this.#o.log.info(fields, 'pod routed to the virtual node');
     else this.#o.log.debug(fields, 'pod not routed');
-    return admissionResponse(request.uid, decision.patch);
+    const traced =
+      decision.routed && !request.dryRun
+        ? (this.#o.traceRouted?.(pod, decision.reason, decision.patch) ?? [])
+        : [];
+    return admissionResponse(request.uid, [...decision.patch, ...traced]);
   }
 }
 

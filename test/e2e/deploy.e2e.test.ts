@@ -247,7 +247,7 @@ describe('deploy/ manifests', () => {
       metrics: 10255,
       webhook: 9443,
     });
-    assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
+    assert.equal(c.livenessProbe?.httpGet?.path, '/livez');
     assert.equal(c.livenessProbe?.httpGet?.port, 'metrics');
     assert.equal(c.readinessProbe?.httpGet?.path, '/readyz');
     assert.equal(c.readinessProbe?.httpGet?.port, 'metrics');

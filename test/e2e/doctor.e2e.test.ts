@@ -57,6 +57,31 @@ describe('doctor', { timeout: 300_000 }, () => {
     assert.match(r.stdout, /all checks passed/);
   });
 
+  test('the credential chain: STS credentials from ALIBABA_CLOUD_* are shown and used for every probe', async () => {
+    const r = await doctor({
+      ...eci.env,
+      ECI_ACCESS_KEY: '',
+      ECI_SECRET_KEY: '',
+      ALIBABA_CLOUD_ACCESS_KEY_ID: eci.env.ECI_ACCESS_KEY!,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: eci.env.ECI_SECRET_KEY!,
+      ALIBABA_CLOUD_SECURITY_TOKEN: 'sts-token-e2e',
+    });
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /ok\s+credentials\s+credential chain: STS token of /);
+    assert.match(r.stdout, /ok\s+eci:CreateContainerGroup\s+allowed/);
+    assert.ok(
+      !r.stdout.includes(eci.env.ECI_SECRET_KEY!) && !r.stdout.includes('sts-token-e2e'),
+      'no secret printed',
+    );
+  });
+
+  test('no credentials anywhere: every source is named, with how to set one', async () => {
+    const r = await doctor({ ...eci.env, ECI_ACCESS_KEY: '', ECI_SECRET_KEY: '' });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL\s+credentials\s+none found \(environment, secret, credential chain\)/);
+    assert.match(r.stdout, /RRSA \(ALIBABA_CLOUD_ROLE_ARN/);
+  });
+
   test('a wrong secret is reported with how to fix it, never printed', async () => {
     const r = await doctor({ ...eci.env, ECI_SECRET_KEY: 'wrong-secret-value' });
     assert.equal(r.code, 1);

@@ -1,10 +1,12 @@
 import EciSdk, * as $Eci from '@alicloud/eci20180808';
 import * as $OpenApi from '@alicloud/openapi-client';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import * as $Util from '@alicloud/tea-util';
 import { Backoff, fullJitter } from '../../util/backoff.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Logger } from '../../util/log.ts';
 import { TokenBucket } from '../../util/token-bucket.ts';
+import type { SdkCredential } from '../../config/credential-chain.ts';
 import { EciApiError, toEciApiError } from './eci-errors.ts';
 
 const SdkClient = EciSdk.default;
@@ -36,7 +38,9 @@ export interface EciCredentials {
 }
 
 export interface EciClientOptions {
-  credentials: EciCredentials;
+  /** An AccessKey; or, with `credential`, the SDK credential of the default chain (STS, RRSA, RAM role). */
+  credentials?: EciCredentials;
+  credential?: SdkCredential;
   regionId: string;
   /** Host[:port] of the OpenAPI; default the region's public endpoint. The emulator sets its own. */
   endpoint?: string;
@@ -63,6 +67,8 @@ export interface EciClientOptions {
 export class EciClient {
   readonly regionId: string;
   readonly calls = new Map<string, number>();
+  /** Told of every attempt: action, `OK` or the cloud's error code, seconds. Set by the metrics. */
+  observe: ((action: string, code: string, seconds: number) => void) | undefined;
   #sdk: Sdk;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #o: EciClientOptions;
@@ -86,11 +92,12 @@ export class EciClient {
     }
   }
 
-  #makeSdk(c: EciCredentials): Sdk {
+  #makeSdk(c: EciCredentials | undefined): Sdk {
     return new SdkClient(
       new $OpenApi.Config({
-        accessKeyId: c.accessKeyId,
-        accessKeySecret: c.accessKeySecret,
+        ...(c
+          ? { accessKeyId: c.accessKeyId, accessKeySecret: c.accessKeySecret }
+          : { credential: this.#o.credential }),
         regionId: this.#o.regionId,
         endpoint: this.#o.endpoint ?? `eci.${this.#o.regionId}.aliyuncs.com`,
         protocol: this.#o.protocol ?? 'https',
@@ -104,6 +111,14 @@ export class EciClient {
    */
   quotaWaitMs(action: EciAction): number {
     return this.#buckets.get(action)?.msUntilAvailable() ?? 0;
+  }
+
+  /** The per-minute quota the client paces `action` to (the documented default times the multiplier). */
+  quotaPerMinute(action: EciAction): number {
+    return (
+      (this.#o.quotasPerMinute?.[action] ?? DEFAULT_QUOTAS_PER_MINUTE[action]) *
+      (this.#o.quotaMultiplier ?? 1)
+    );
   }
 
   /** Switches to new credentials (rotated secret); calls in flight finish with the old ones. */
@@ -123,6 +138,18 @@ export class EciClient {
       await this.#buckets.get(action)?.take(signal);
       this.calls.set(action, (this.calls.get(action) ?? 0) + 1);
       const started = this.#o.clock.now();
+      // A span only inside a pod's trace (the status feed's polls would be noise); none when tracing is off.
+      const parent = trace.getSpan(context.active());
+      const span = parent?.isRecording()
+        ? trace.getTracer('eci-virtual-node').startSpan(`eci.${action}`, {
+            kind: SpanKind.CLIENT,
+            attributes: {
+              'rpc.system': 'alibaba-cloud-openapi',
+              'rpc.method': action,
+              'eci.attempt': attempt,
+            },
+          })
+        : undefined;
       try {
         const runtime = new $Util.RuntimeOptions({
           readTimeout: timeout,
@@ -130,10 +157,16 @@ export class EciClient {
           autoretry: false,
         });
         const result = await fn(runtime);
+        span?.end();
+        this.observe?.(action, 'OK', (this.#o.clock.now() - started) / 1000);
         this.#o.log.debug({ action, ms: this.#o.clock.now() - started }, 'eci call');
         return result;
       } catch (raw) {
         const err = toEciApiError(action, raw);
+        span?.setAttribute('eci.error_code', err.cloudCode);
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: err.cloudCode });
+        span?.end();
+        this.observe?.(action, err.cloudCode, (this.#o.clock.now() - started) / 1000);
         const retry = err.retryable && err.kind !== 'stock' && attempt < attempts && !signal?.aborted;
         this.#o.log.warn(
           {

@@ -108,7 +108,7 @@ test('deleteAllInstances removes every group of the node, indexed or not, and on
   const said: string[] = [];
   const n = await uninstaller.deleteAllInstances({ say: (l) => said.push(l), timeoutMs: 60_000 });
   assert.equal(n, 2);
-  assert.match(said.join('\n'), /deleting 2 ECI container group\(s\)/);
+  assert.match(said.join('\n'), /ECI container groups: deleting 2 /);
   const left = await eci.describeContainerGroups({});
   const nodes = left.map((g) => g.tags?.find((t) => t.key?.endsWith('node-name'))?.value);
   assert.ok(!nodes.includes('vk-sweep'), `no group of vk-sweep is left (${nodes.join(', ')})`);

@@ -6,7 +6,6 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../util/clock.ts';
 import { describeError } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
-import { ErrorCodes, ProductError } from '../../util/errors.ts';
 import type { InstanceSweeper, PodInputs, PodProvider, ProviderEvent, SyncOutcome } from '../provider.ts';
 import type { EciClient } from './eci-client.ts';
 import { EciApiError } from './eci-errors.ts';
@@ -22,6 +21,7 @@ import {
 } from './mapping/index.ts';
 import { shortHash } from './mapping/names.ts';
 import { StatusFeed } from './status-feed.ts';
+import { sweepGroups } from './sweep.ts';
 
 export interface EciProviderOptions {
   eci: EciClient;
@@ -51,6 +51,11 @@ export class EciProvider implements PodProvider, InstanceSweeper {
   /** ECI events already turned into Kubernetes Events: group ID → event key → count. */
   readonly #emitted = new Map<string, Map<string, number>>();
   #notify: (podKey: string) => void = () => undefined;
+
+  /** When the status feed last brought the group index up to date (ms epoch), for its lag metric. */
+  get statusFeedLastSuccessAt(): number | undefined {
+    return this.#feed.lastSuccessAt;
+  }
 
   constructor(o: EciProviderOptions) {
     this.#o = o;
@@ -322,35 +327,19 @@ export class EciProvider implements PodProvider, InstanceSweeper {
     }
   }
 
-  async deleteAllInstances(o: {
-    signal?: AbortSignal;
-    timeoutMs?: number;
-    say?: (line: string) => void;
-  }): Promise<number> {
-    const say = o.say ?? (() => undefined);
-    let deleted = 0;
-    const asked = new Set<string>();
-    const deadline = this.#o.clock.now() + (o.timeoutMs ?? 300_000);
-    for (;;) {
-      const groups = await this.#o.eci.describeContainerGroups({ tags: this.#scopeTags() }, o.signal);
-      if (groups.length === 0) return deleted;
-      // A deleted group may show as Terminating for a while; ask once, then wait for it to go.
-      const fresh = groups.filter((g) => g.containerGroupId && !asked.has(g.containerGroupId));
-      if (fresh.length > 0) say(`deleting ${fresh.length} ECI container group(s)`);
-      for (const g of fresh) {
-        await this.#o.eci.deleteContainerGroup(g.containerGroupId!, o.signal);
-        asked.add(g.containerGroupId!);
-        this.index.remove(g.containerGroupId!);
-        deleted++;
-      }
-      if (this.#o.clock.now() > deadline) {
-        throw new ProductError(
-          ErrorCodes.TIMEOUT,
-          `${groups.length} ECI container group(s) of node ${this.#o.nodeName} are still there after deleting`,
-        );
-      }
-      await this.#o.clock.sleep(1000, o.signal);
-    }
+  async deleteAllInstances(o: Parameters<InstanceSweeper['deleteAllInstances']>[0]): Promise<number> {
+    return sweepGroups({
+      eci: this.#o.eci,
+      tags: this.#scopeTags(),
+      dryRun: o.dryRun ?? false,
+      clock: o.clock ?? this.#o.clock,
+      say: o.say ?? (() => undefined),
+      signal: o.signal,
+      concurrency: o.concurrency,
+      deletesPerMinute: this.#o.eci.quotaPerMinute('DeleteContainerGroup'),
+      timeoutMs: o.timeoutMs,
+      onDeleted: (id) => this.index.remove(id),
+    });
   }
 
   async #deleteGroup(g: IndexedGroup, signal: AbortSignal): Promise<void> {

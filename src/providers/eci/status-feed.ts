@@ -38,6 +38,12 @@ export class StatusFeed {
   readonly #o: Required<StatusFeedOptions>;
   /** Last status-feed entry per group, so an unchanged entry inside the overlap window costs nothing. */
   readonly #seen = new Map<string, string>();
+  #lastSuccess: number | undefined;
+
+  /** When the feed last brought the index up to date (ms epoch); undefined before the first time. */
+  get lastSuccessAt(): number | undefined {
+    return this.#lastSuccess;
+  }
 
   constructor(o: StatusFeedOptions) {
     this.#o = {
@@ -54,6 +60,7 @@ export class StatusFeed {
       { tags: this.#o.scopeTags, withEvent: true },
       signal,
     );
+    const asOf = this.#o.clock.now();
     const before = new Map([...this.#o.index.all()].map((e) => [e.id, e.group.status]));
     const gone = this.#o.index.replaceAll(groups);
     for (const entry of gone) {
@@ -64,6 +71,7 @@ export class StatusFeed {
       const entry = g.containerGroupId ? this.#o.index.get(g.containerGroupId) : undefined;
       if (entry && before.get(entry.id) !== g.status) this.#o.onChange(entry, false);
     }
+    this.#lastSuccess = asOf;
   }
 
   /** Polls until `signal` aborts. Call `resync` first. */
@@ -96,6 +104,7 @@ export class StatusFeed {
           // between two polls; #seen makes the overlap free.
           const sinceSecond = Math.ceil((started - lastPoll) / 1000) + 5;
           await this.#poll(sinceSecond, signal);
+          this.#lastSuccess = started;
         }
         lastPoll = started;
       } catch (err) {
