@@ -1,9 +1,8 @@
 import { isNotFound, type KubeClients } from '../kube/client.ts';
 import { listAllPages } from '../kube/watch.ts';
-import type { EciClient } from '../providers/eci/eci-client.ts';
-import { TAG_KEYS, tagValue } from '../providers/eci/mapping/index.ts';
 import { LEASE_NAMESPACE } from '../node/lease.ts';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import type { InstanceSweeper } from '../providers/provider.ts';
+import { ErrorCodes, hasCode, ProductError } from '../util/errors.ts';
 
 export interface CleanupResult {
   podsDeleted: number;
@@ -18,12 +17,11 @@ export interface CleanupResult {
  */
 export async function cleanupNode(o: {
   kube: KubeClients;
-  eci: EciClient;
-  clusterId: string;
+  /** The node's provider: it knows which instances are the node's. */
+  instances: InstanceSweeper;
   nodeName: string;
   force: boolean;
   now: () => number;
-  sleep: (ms: number) => Promise<void>;
   say: (line: string) => void;
   timeoutMs?: number;
 }): Promise<CleanupResult> {
@@ -57,28 +55,18 @@ export async function cleanupNode(o: {
       });
   }
 
-  const tags = { [TAG_KEYS.CLUSTER_ID]: tagValue(o.clusterId), [TAG_KEYS.NODE_NAME]: tagValue(o.nodeName) };
-  let groupsDeleted = 0;
-  const asked = new Set<string>();
-  const deadline = o.now() + (o.timeoutMs ?? 300_000);
-  for (;;) {
-    const groups = await o.eci.describeContainerGroups({ tags });
-    if (groups.length === 0) break;
-    // A deleted group may show as Terminating for a while; ask once, then wait for it to go.
-    const fresh = groups.filter((g) => g.containerGroupId && !asked.has(g.containerGroupId));
-    if (fresh.length > 0) o.say(`deleting ${fresh.length} ECI container group(s)`);
-    for (const g of fresh) {
-      await o.eci.deleteContainerGroup(g.containerGroupId!);
-      asked.add(g.containerGroupId!);
-      groupsDeleted++;
-    }
-    if (o.now() > deadline) {
-      throw new ProductError(
-        ErrorCodes.TIMEOUT,
-        `${groups.length} ECI container group(s) are still there after deleting; the node was kept. Run cleanup again`,
-      );
-    }
-    await o.sleep(1000);
+  let groupsDeleted: number;
+  try {
+    groupsDeleted = await o.instances.deleteAllInstances({ timeoutMs: o.timeoutMs, say: o.say });
+  } catch (err) {
+    if (!hasCode(err, ErrorCodes.TIMEOUT)) throw err;
+    throw new ProductError(
+      ErrorCodes.TIMEOUT,
+      `${(err as Error).message}; the node was kept. Run cleanup again`,
+      {
+        cause: err,
+      },
+    );
   }
 
   let nodeDeleted = false;

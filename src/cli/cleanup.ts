@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import os from 'node:os';
-import path from 'node:path';
 import { openEciBackend } from '../app/eci-backend.ts';
+import { defaultEmulatorStateDir, type Env } from '../app/run-config.ts';
 import { cleanupNode } from '../app/cleanup.ts';
+import { defaultClusterId } from '../app/cluster-id.ts';
 import { parseEciSettings } from '../config/eci-settings.ts';
 import { credentialsFromSecret, readCredentialsSecret } from '../config/live-config.ts';
 import { createKubeClients } from '../kube/client.ts';
+import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger } from '../util/log.ts';
 
@@ -17,7 +18,7 @@ interface CleanupFlags {
   force: boolean;
 }
 
-export function registerCleanupCommand(program: Command): void {
+export function registerCleanupCommand(program: Command, env: Env): void {
   program
     .command('cleanup')
     .description(
@@ -27,13 +28,9 @@ export function registerCleanupCommand(program: Command): void {
     .option(
       '--kubeconfig <file>',
       'kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)',
-      process.env.KUBECONFIG,
+      env.KUBECONFIG,
     )
-    .option(
-      '--node-name <name>',
-      'the virtual node to remove',
-      process.env.VKUBELET_NODE_NAME ?? 'virtual-kubelet',
-    )
+    .option('--node-name <name>', 'the virtual node to remove', env.VKUBELET_NODE_NAME ?? 'virtual-kubelet')
     .option(
       '--cluster-id <id>',
       'cluster identity on the groups (default: UID of kube-system, as `run` uses)',
@@ -41,13 +38,16 @@ export function registerCleanupCommand(program: Command): void {
     .option(
       '--emulator-state-dir <dir>',
       'state directory of the embedded ECI emulator (when no AccessKey is configured)',
-      path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
+      defaultEmulatorStateDir(),
     )
     .option('--force', 'proceed even though the controller still heartbeats', false)
     .action(async (flags: CleanupFlags) => {
-      const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
-      const settings = parseEciSettings(process.env);
-      const kube = await createKubeClients({ kubeconfig: flags.kubeconfig });
+      const log = createLogger({ level: env.LOG_LEVEL ?? 'warn' });
+      const settings = parseEciSettings(env);
+      const kube = await createKubeClients({
+        kubeconfig: flags.kubeconfig,
+        inCluster: !flags.kubeconfig && !!env.KUBERNETES_SERVICE_HOST,
+      });
       try {
         const backend = await openEciBackend({
           settings,
@@ -61,16 +61,20 @@ export function registerCleanupCommand(program: Command): void {
           log,
         });
         try {
-          const clusterId =
-            flags.clusterId ?? (await kube.core.readNamespace({ name: 'kube-system' })).metadata?.uid ?? '';
+          const provider = new EciProvider({
+            eci: backend.client,
+            clusterId: flags.clusterId ?? (await defaultClusterId(kube)),
+            nodeName: flags.nodeName,
+            hostIP: '',
+            clock: systemClock,
+            log,
+          });
           const r = await cleanupNode({
             kube,
-            eci: backend.client,
-            clusterId,
+            instances: provider,
             nodeName: flags.nodeName,
             force: flags.force,
             now: () => systemClock.now(),
-            sleep: (ms) => systemClock.sleep(ms),
             say: (line) => process.stdout.write(`${line}\n`),
           });
           process.stdout.write(

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { clusterDown, clusterUp } from '../cluster/controlplane.ts';
+import type { Env } from '../app/run-config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 
 const exec = promisify(execFile);
@@ -22,7 +23,7 @@ interface DemoFlags {
  * The Quick start: a fresh local control plane, the virtual node on the embedded ECI emulator, and the
  * install guide's own commands — each shown with the real kubectl, as a user would type it.
  */
-export function registerDemoCommand(program: Command): void {
+export function registerDemoCommand(program: Command, env: Env): void {
   program
     .command('demo')
     .description(
@@ -30,12 +31,12 @@ export function registerDemoCommand(program: Command): void {
         "time), the virtual node on the ECI emulator, and the install guide's commands sending nginx to it",
     )
     .option('--keep', 'leave everything running after the demo (stop with Ctrl-C)', false)
-    .option('--kubectl <path>', 'kubectl binary', process.env.KUBECTL ?? 'kubectl')
+    .option('--kubectl <path>', 'kubectl binary', env.KUBECTL ?? 'kubectl')
     .action(async (flags: DemoFlags) => {
       const step = (s: string) => process.stdout.write(`\n==> ${s}\n`);
       step('starting a fresh local Kubernetes control plane (cluster "demo")');
-      await clusterDown({ ...CLUSTER, purge: true });
-      const cluster = await clusterUp(CLUSTER);
+      await clusterDown({ ...CLUSTER, env, purge: true });
+      const cluster = await clusterUp({ ...CLUSTER, env });
       const run = async (show: boolean, args: string[]) => {
         if (show) process.stdout.write(`$ kubectl ${args.join(' ')}\n`);
         try {
@@ -66,6 +67,7 @@ export function registerDemoCommand(program: Command): void {
       const stateDir = path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'demo-emulator');
       const logFile = path.join(cluster.logsDir, 'virtual-node.log');
       const controller = await startController(
+        env,
         [
           'run',
           '--kubeconfig',
@@ -143,21 +145,27 @@ export function registerDemoCommand(program: Command): void {
           await new Promise((r) => controller.once('exit', r));
         }
         const cleanup = await startController(
+          env,
           ['cleanup', '--kubeconfig', cluster.kubeconfig, '--emulator-state-dir', stateDir, '--force'],
           logFile,
           true,
         );
         await new Promise((r) => cleanup.once('exit', r));
-        await clusterDown({ ...CLUSTER, purge: true });
+        await clusterDown({ ...CLUSTER, env, purge: true });
       }
       step('done: both pods ran as ECI container groups on the virtual node, and nothing is left behind');
     });
 }
 
 /** Runs a subcommand of this binary on the embedded default; `show` passes its stdout through. */
-async function startController(args: string[], logFile: string, show = false): Promise<ChildProcess> {
+async function startController(
+  parentEnv: Env,
+  args: string[],
+  logFile: string,
+  show = false,
+): Promise<ChildProcess> {
   const log = await open(logFile, 'a');
-  const env = { ...process.env };
+  const env = { ...parentEnv };
   // The demo is the embedded default; ECI settings from the shell must not send it to the cloud.
   for (const k of Object.keys(env)) if (k.startsWith('ECI_')) delete env[k];
   const child = spawn(process.execPath, [BIN, ...args], {

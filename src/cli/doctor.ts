@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { openEciBackend } from '../app/eci-backend.ts';
+import type { Env } from '../app/run-config.ts';
 import { checkPermissions, formatChecks, type Check } from '../app/doctor.ts';
 import { parseEciSettings, type EciSettings } from '../config/eci-settings.ts';
 import { LiveConfig } from '../config/live-config.ts';
@@ -18,7 +19,7 @@ interface DoctorFlags {
 }
 
 /** Checks the effective configuration, the credentials and each RAM permission; exit 1 when any fails. */
-export function registerDoctorCommand(program: Command): void {
+export function registerDoctorCommand(program: Command, env: Env): void {
   program
     .command('doctor')
     .description(
@@ -28,11 +29,11 @@ export function registerDoctorCommand(program: Command): void {
     .option(
       '--kubeconfig <file>',
       'kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)',
-      process.env.KUBECONFIG,
+      env.KUBECONFIG,
     )
     .option('--eci-profile <namespace/name>', 'the profile ConfigMap', 'kube-system/eci-profile')
     .action(async (flags: DoctorFlags) => {
-      const log = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
+      const log = createLogger({ level: env.LOG_LEVEL ?? 'error' });
       const checks: Check[] = [];
       const add = (c: Check) => {
         checks.push(c);
@@ -40,7 +41,7 @@ export function registerDoctorCommand(program: Command): void {
       };
       let settings: EciSettings | undefined;
       try {
-        settings = parseEciSettings(process.env);
+        settings = parseEciSettings(env);
         add({
           name: 'environment (ECI_*)',
           ok: true,
@@ -59,7 +60,10 @@ export function registerDoctorCommand(program: Command): void {
       }
       let kube: KubeClients | undefined;
       try {
-        kube = await createKubeClients({ kubeconfig: flags.kubeconfig });
+        kube = await createKubeClients({
+          kubeconfig: flags.kubeconfig,
+          inCluster: !flags.kubeconfig && !!env.KUBERNETES_SERVICE_HOST,
+        });
         await kube.core.readNamespace({ name: 'kube-system' });
         add({ name: 'Kubernetes API', ok: true, detail: String(kube.kc.getCurrentCluster()?.server) });
       } catch (err) {

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
+import type { Env } from '../app/run-config.ts';
 import { describeError, ProductError } from '../util/errors.ts';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -18,7 +19,7 @@ const program = new Command('eci-virtual-node')
  * only its own code (the emulator, the local control plane and the webhook's X.509 library cost tens
  * of MiB of resident memory each). Help, version and unknown commands load them all.
  */
-const COMMANDS: Record<string, () => Promise<(p: Command) => void>> = {
+const COMMANDS: Record<string, () => Promise<(p: Command, env: Env) => void>> = {
   run: async () => (await import('./run.ts')).registerRunCommand,
   cluster: async () => (await import('./cluster.ts')).registerClusterCommand,
   emulator: async () => (await import('./emulator.ts')).registerEmulatorCommand,
@@ -27,7 +28,9 @@ const COMMANDS: Record<string, () => Promise<(p: Command) => void>> = {
   doctor: async () => (await import('./doctor.ts')).registerDoctorCommand,
 };
 const wanted = process.argv[2] !== undefined ? COMMANDS[process.argv[2]] : undefined;
-for (const load of wanted ? [wanted] : Object.values(COMMANDS)) (await load())(program);
+// The one place the process environment is read; commands get it as a value.
+const env: Env = process.env;
+for (const load of wanted ? [wanted] : Object.values(COMMANDS)) (await load())(program, env);
 
 try {
   await program.parseAsync(process.argv);

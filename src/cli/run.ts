@@ -1,81 +1,41 @@
 import type { Command } from 'commander';
-import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { parseEciSettings, parseKubeProxy } from '../config/eci-settings.ts';
-import { ClusterServices } from '../pods/cluster-services.ts';
-import { parseSelectors } from '../webhook/selectors.ts';
-import { LiveConfig } from '../config/live-config.ts';
-import { openEciBackend } from '../app/eci-backend.ts';
-import { defaultNodeIp, parseNodeOptions, toNodeSpec } from '../config/node-options.ts';
-import { createKubeClients, type KubeClients } from '../kube/client.ts';
-import { EventRecorder } from '../kube/events.ts';
-import { NodeController } from '../node/node-controller.ts';
-import { PodController } from '../pods/pod-controller.ts';
-import { RefResolver } from '../pods/ref-resolver.ts';
-import { EciProvider } from '../providers/eci/eci-provider.ts';
-import { systemClock } from '../util/clock.ts';
+import { runController } from '../app/controller.ts';
+import {
+  defaultEmulatorStateDir,
+  resolveRunConfig,
+  RUN_DEFAULTS as D,
+  type Env,
+  type RunFlags,
+} from '../app/run-config.ts';
 import { createLogger } from '../util/log.ts';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
-import { startMetricsServer } from '../metrics/server.ts';
 
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-
-/** The kubelet version the node reports: the Kubernetes API level we speak, tagged with our version. */
-export const KUBELET_VERSION = `v1.34.0-eci-virtual-node.${pkg.version}`;
-
-interface RunFlags {
-  kubeconfig?: string;
-  nodeName: string;
-  nodeIp: string;
-  kubeletPort: string;
-  cpu: string;
-  memory: string;
-  pods: string;
-  ephemeralStorage: string;
-  zone?: string;
-  clusterId?: string;
-  emulatorStateDir: string;
-  eciProfile: string;
-  webhookPort?: string;
-  webhookEndpoint: string;
-  webhookName: string;
-  metricsPort?: string;
-  metricsBindAddress: string;
-  kubeApiQps: string;
-  kubeApiBurst: string;
-  eciQuotaMultiplier: string;
-  logLevel: string;
-}
-
-export function registerRunCommand(program: Command): void {
+/** `run`: flags in, signals to an AbortSignal; the controller itself is src/app/controller.ts. */
+export function registerRunCommand(program: Command, env: Env): void {
   program
     .command('run')
     .description(
       'run the virtual node: register it, keep it Ready, and run the pods bound to it as ECI container groups.\n' +
         'ECI settings come from the environment (ECI_REGION, ECI_ACCESS_KEY, ECI_SECRET_KEY, ECI_VSWITCH,\n' +
-        'ECI_SECURITY_GROUP, ECI_ENDPOINT); with no AccessKey and no region, an embedded ECI emulator is used.',
+        'ECI_SECURITY_GROUP, ECI_ENDPOINT); with no AccessKey and no region, an embedded ECI emulator is used.\n' +
+        'Precedence for every setting: the flag, then its environment variable, then the default.',
     )
     .option(
       '--kubeconfig <file>',
-      'kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)',
-      process.env.KUBECONFIG,
+      'kubeconfig of the cluster (env KUBECONFIG; default: in-cluster, then ~/.kube/config)',
     )
-    .option(
-      '--node-name <name>',
-      'name of the Node object',
-      process.env.VKUBELET_NODE_NAME ?? 'virtual-kubelet',
-    )
+    .option('--node-name <name>', `name of the Node object (env VKUBELET_NODE_NAME; default ${D.nodeName})`)
     .option(
       '--node-ip <ip>',
-      'InternalIP the API server reaches the kubelet API on',
-      process.env.VKUBELET_POD_IP ?? defaultNodeIp(),
+      'InternalIP the API server reaches the kubelet API on (env VKUBELET_POD_IP; default: first non-loopback IPv4)',
     )
-    .option('--kubelet-port <port>', 'port of the kubelet API', process.env.KUBELET_PORT ?? '10250')
-    .option('--cpu <quantity>', 'cpu capacity the node reports', '2000')
-    .option('--memory <quantity>', 'memory capacity the node reports', '8Ti')
-    .option('--pods <count>', 'pod capacity the node reports', '10000')
-    .option('--ephemeral-storage <quantity>', 'ephemeral-storage capacity the node reports', '40Ti')
+    .option('--kubelet-port <port>', `port of the kubelet API (env KUBELET_PORT; default ${D.kubeletPort})`)
+    .option('--cpu <quantity>', `cpu capacity the node reports (default ${D.cpu})`)
+    .option('--memory <quantity>', `memory capacity the node reports (default ${D.memory})`)
+    .option('--pods <count>', `pod capacity the node reports (default ${D.pods})`)
+    .option(
+      '--ephemeral-storage <quantity>',
+      `ephemeral-storage capacity the node reports (default ${D.ephemeralStorage})`,
+    )
     .option('--zone <zone>', 'topology.kubernetes.io/zone label for the node')
     .option(
       '--cluster-id <id>',
@@ -83,45 +43,37 @@ export function registerRunCommand(program: Command): void {
     )
     .option(
       '--emulator-state-dir <dir>',
-      'state directory of the embedded ECI emulator',
-      path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'emulator'),
+      `state directory of the embedded ECI emulator (default ${defaultEmulatorStateDir()})`,
     )
-    .option('--eci-profile <namespace/name>', 'the hot-reloaded profile ConfigMap', 'kube-system/eci-profile')
+    .option('--eci-profile <namespace/name>', `the hot-reloaded profile ConfigMap (default ${D.eciProfile})`)
     .option(
       '--webhook-port <port>',
       'serve the pod-routing admission webhook on this port (0 = any free port; default: off)',
     )
     .option(
       '--webhook-endpoint <how>',
-      'how the API server reaches the webhook: service (kube-system/ack-virtual-node-controller), local (https://127.0.0.1:<port>), or an https URL',
-      'service',
+      'how the API server reaches the webhook: service (kube-system/ack-virtual-node-controller), local ' +
+        `(https://127.0.0.1:<port>), or an https URL (default ${D.webhookEndpoint})`,
     )
     .option(
       '--webhook-name <name>',
-      'name of the MutatingWebhookConfiguration the controller keeps current',
-      'eci-virtual-node',
+      `name of the MutatingWebhookConfiguration the controller keeps current (default ${D.webhookName})`,
     )
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: off)')
-    .option('--metrics-bind-address <ip>', 'address for the metrics port', '0.0.0.0')
-    .option('--kube-api-qps <n>', 'API server requests per second (sustained), events apart', '200')
-    .option('--kube-api-burst <n>', 'API server requests allowed at once', '400')
+    .option('--metrics-bind-address <ip>', `address for the metrics port (default ${D.metricsBindAddress})`)
+    .option(
+      '--kube-api-qps <n>',
+      `API server requests per second (sustained), events apart (default ${D.kubeApiQps})`,
+    )
+    .option('--kube-api-burst <n>', `API server requests allowed at once (default ${D.kubeApiBurst})`)
     .option(
       '--eci-quota-multiplier <n>',
-      'scale the client-side ECI per-minute quotas (for raised account quotas)',
-      '1',
+      `scale the client-side ECI per-minute quotas, for raised account quotas (default ${D.eciQuotaMultiplier})`,
     )
-    .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
+    .option('--log-level <level>', `trace, debug, info, warn or error (env LOG_LEVEL; default ${D.logLevel})`)
     .action(async (flags: RunFlags) => {
-      const log = createLogger({ level: flags.logLevel });
-      const options = parseNodeOptions({ ...flags });
-      const eciSettings = parseEciSettings(process.env);
-      const kubeProxy = parseKubeProxy(process.env);
-      const kube = await createKubeClients({
-        kubeconfig: flags.kubeconfig,
-        qps: positive('--kube-api-qps', flags.kubeApiQps),
-        burst: positive('--kube-api-burst', flags.kubeApiBurst),
-      });
-      const quotaMultiplier = positive('--eci-quota-multiplier', flags.eciQuotaMultiplier, 0.01);
+      const cfg = resolveRunConfig(flags, env);
+      const log = createLogger({ level: cfg.logLevel });
       const stop = new AbortController();
       // SIGTERM stops the loops and leaves the Node and every pod as they are: a restart is a gap in
       // heartbeats, not a node going away.
@@ -131,179 +83,6 @@ export function registerRunCommand(program: Command): void {
           stop.abort();
         });
       }
-      // Events get their own client and rate limit (kubelet: 50 QPS, burst 100), apart from status writes.
-      const eventKube = await createKubeClients({ kubeconfig: flags.kubeconfig, qps: 50, burst: 100 });
-      const events = new EventRecorder({
-        api: eventKube.core,
-        component: 'eci-virtual-node',
-        host: options.nodeName,
-        clock: systemClock,
-        log,
-      });
-      const live = new LiveConfig({
-        kube,
-        events,
-        clock: systemClock,
-        log,
-        parseSelectors,
-        envCredentials: eciSettings.mode === 'cloud' ? eciSettings.credentials : undefined,
-        profileRef: namespacedName('--eci-profile', flags.eciProfile),
-      });
-      await live.load();
-      const backend = await openEciBackend({
-        settings: eciSettings,
-        secretCredentials:
-          eciSettings.mode === 'cloud' && !eciSettings.credentials ? live.credentials() : undefined,
-        emulatorStateDir: flags.emulatorStateDir,
-        quotaMultiplier,
-        clock: systemClock,
-        log,
-      });
-      if (backend.mode === 'cloud') {
-        live.onCredentialsChange((c) => {
-          if (c) backend.client.setCredentials(c);
-          else
-            log.error('the AccessKey secret lost its keys; keeping the last AccessKey until it is restored');
-        });
-      }
-      // One effective configuration: eci-profile (hot) over the environment over the backend's defaults.
-      const placement = () => {
-        const p = live.profile();
-        return {
-          vSwitchIds:
-            p.vSwitchIds ??
-            (eciSettings.vSwitchIds?.length ? eciSettings.vSwitchIds : backend.defaultVSwitchIds),
-          securityGroupId:
-            p.securityGroupId ?? eciSettings.securityGroupId ?? backend.defaultSecurityGroupId ?? '',
-        };
-      };
-      const first = placement();
-      if (first.vSwitchIds.length === 0 || !first.securityGroupId) {
-        await backend.close();
-        throw new ProductError(
-          ErrorCodes.CONFIG_INVALID,
-          `no ${first.vSwitchIds.length === 0 ? 'vSwitch' : 'security group'} for ECI pods: set ` +
-            `${first.vSwitchIds.length === 0 ? 'ECI_VSWITCH (environment) or vSwitchIds' : 'ECI_SECURITY_GROUP (environment) or securityGroupId'} ` +
-            `(ConfigMap kube-system/eci-profile)`,
-        );
-      }
-      let metrics: { close(): Promise<void> } | undefined;
-      let webhook: { close(): Promise<void> } | undefined;
-      try {
-        const clusterId = flags.clusterId ?? (await defaultClusterId(kube));
-        const services = new ClusterServices(kube.core, log);
-        const refs = new RefResolver(kube.core);
-        const provider = new EciProvider({
-          eci: backend.client,
-          clusterId,
-          nodeName: options.nodeName,
-          hostIP: options.nodeIp,
-          createContext: async () => ({
-            regionId: backend.client.regionId,
-            ...placement(),
-            ...(await services.get(live.profile().enableClusterIp ?? kubeProxy, systemClock.now())),
-          }),
-          resolveRefs: (pod) => refs.resolve(pod),
-          clock: systemClock,
-          log,
-        });
-        const node = new NodeController({
-          kube,
-          spec: toNodeSpec(options, KUBELET_VERSION),
-          clock: systemClock,
-          log,
-          events,
-          ownedInstances: () => provider.index.size,
-        });
-        const pods = new PodController({
-          kube,
-          provider,
-          nodeName: options.nodeName,
-          events,
-          clock: systemClock,
-          log,
-        });
-        if (flags.metricsPort !== undefined) {
-          metrics = await startMetricsServer(
-            positive('--metrics-port', flags.metricsPort, 0),
-            flags.metricsBindAddress,
-            {
-              kubeRequests: () => sumCounts(kube.requests, eventKube.requests),
-              eciCalls: () => backend.client.calls,
-              pods: () => pods.podCount,
-              groups: () => provider.index.size,
-              ready: () => node.ready && pods.started,
-              watchRestarts: () => kube.watchStats.restarts(),
-              watchRelists: () => kube.watchStats.relists(),
-            },
-          );
-        }
-        if (flags.webhookPort !== undefined) {
-          // Loaded only when asked for: its X.509 library is sizeable.
-          const { startRoutingWebhook } = await import('../app/webhook.ts');
-          webhook = await startRoutingWebhook({
-            kube,
-            port: positive('--webhook-port', flags.webhookPort, 0),
-            endpoint: flags.webhookEndpoint,
-            name: flags.webhookName,
-            getProfile: () => live.profile(),
-            clock: systemClock,
-            log,
-            signal: stop.signal,
-          });
-        }
-        log.info(
-          {
-            node: options.nodeName,
-            clusterId,
-            server: kube.kc.getCurrentCluster()?.server,
-            eci: backend.description,
-          },
-          'starting',
-        );
-        await Promise.all([node.run(stop.signal), pods.run(stop.signal), live.run(stop.signal)]);
-      } finally {
-        await webhook?.close();
-        await metrics?.close();
-        await backend.close();
-        await eventKube.close();
-        await kube.close();
-      }
-      log.info('stopped');
+      await runController(cfg, log, stop.signal);
     });
-}
-
-function namespacedName(flag: string, value: string): { namespace: string; name: string } {
-  const [namespace, name, extra] = value.split('/');
-  if (!namespace || !name || extra !== undefined) {
-    throw new ProductError(
-      ErrorCodes.CONFIG_INVALID,
-      `${flag}: must be namespace/name (got ${JSON.stringify(value)})`,
-    );
-  }
-  return { namespace, name };
-}
-
-function sumCounts(...maps: ReadonlyMap<string, number>[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of maps) for (const [k, v] of m) out.set(k, (out.get(k) ?? 0) + v);
-  return out;
-}
-
-/** A number flag, validated; the error names the flag. */
-function positive(flag: string, value: string, min = 1): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min) {
-    throw new ProductError(
-      ErrorCodes.CONFIG_INVALID,
-      `${flag}: must be a number >= ${min} (got ${JSON.stringify(value)})`,
-    );
-  }
-  return n;
-}
-
-/** The kube-system namespace's UID: stable for the cluster's life, different in every cluster. */
-async function defaultClusterId(kube: KubeClients): Promise<string> {
-  const ns = await kube.core.readNamespace({ name: 'kube-system' });
-  return ns.metadata?.uid ?? 'unknown-cluster';
 }

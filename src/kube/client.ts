@@ -18,8 +18,10 @@ import { TokenBucket } from '../util/token-bucket.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 
 export interface KubeClientOptions {
-  /** Path to a kubeconfig; empty means in-cluster service account, then $KUBECONFIG / ~/.kube/config. */
+  /** Path to a kubeconfig; without one, the pod's ServiceAccount when `inCluster`, else ~/.kube/config. */
   kubeconfig?: string;
+  /** Running in a pod (the caller saw KUBERNETES_SERVICE_HOST): use its ServiceAccount. */
+  inCluster?: boolean;
   /** Client-side rate limit; kubelet's defaults (50 QPS, burst 100). */
   qps?: number;
   burst?: number;
@@ -47,11 +49,11 @@ export interface KubeClients {
   close(): Promise<void>;
 }
 
-export function loadKubeConfig(path?: string): KubeConfig {
+export function loadKubeConfig(path?: string, opts: { inCluster?: boolean } = {}): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (path) kc.loadFromFile(path);
-    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else if (opts.inCluster) kc.loadFromCluster();
     else kc.loadFromDefault();
   } catch (err) {
     throw new ProductError(ErrorCodes.CONFIG_INVALID, `cannot load kubeconfig ${path ?? '(default)'}`, {
@@ -76,7 +78,7 @@ export function loadKubeConfig(path?: string): KubeConfig {
  * authentication has set its per-request one.
  */
 export async function createKubeClients(opts: KubeClientOptions = {}): Promise<KubeClients> {
-  const kc = loadKubeConfig(opts.kubeconfig);
+  const kc = loadKubeConfig(opts.kubeconfig, { inCluster: opts.inCluster });
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new ProductError(ErrorCodes.CONFIG_INVALID, 'kubeconfig has no current cluster');
   const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string } =

@@ -2,7 +2,7 @@ import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import { isConflict, isNotFound, mergePatch, type KubeClients } from '../kube/client.ts';
 import type { EventRecorder, EventTarget } from '../kube/events.ts';
 import { PodInformer } from '../kube/pod-informer.ts';
-import type { PodProvider } from '../providers/provider.ts';
+import type { PodInputs, PodProvider } from '../providers/provider.ts';
 import { Backoff } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
 import { describeError } from '../util/errors.ts';
@@ -13,6 +13,8 @@ import { WorkQueue } from './work-queue.ts';
 export interface PodControllerOptions {
   kube: KubeClients;
   provider: PodProvider;
+  /** Resolves what the provider needs to create a pod's instance (refs, placement); see PodInputsResolver. */
+  inputs: (pod: V1Pod) => Promise<PodInputs>;
   nodeName: string;
   events: EventRecorder;
   clock: Clock;
@@ -117,7 +119,10 @@ export class PodController {
     // An instance recorded for this name but another UID belonged to a pod that is gone.
     await provider.deleteStale(key, pod.metadata?.uid, signal);
 
-    const outcome = await provider.syncPod(pod, signal);
+    let outcome = await provider.syncPod(pod, undefined, signal);
+    // The second call decides afresh (and reports its own events), now with what a create needs.
+    if (outcome.kind === 'needs-inputs')
+      outcome = await provider.syncPod(pod, await this.#o.inputs(pod), signal);
     switch (outcome.kind) {
       case 'status':
         await this.#writeStatus(pod, outcome.status);
@@ -141,6 +146,11 @@ export class PodController {
         break;
       case 'terminal':
         this.#queue.forget(key);
+        break;
+      case 'needs-inputs':
+        // Asked twice with inputs in hand: a provider bug; retrying with backoff keeps it visible.
+        this.#queue.retry(key);
+        this.#o.log.error({ pod: key }, 'provider asked for inputs it was given');
         break;
     }
     for (const e of outcome.events ?? []) this.#event(pod, e.type, e.reason, e.message);

@@ -1,4 +1,29 @@
 import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
+import type { ResolvedRefs } from './eci/mapping/refs.ts';
+
+/**
+ * Where a new instance goes and how it reaches cluster Services: the live configuration (eci-profile
+ * over the environment) at the moment of the create, so a change applies to new pods only.
+ */
+export interface Placement {
+  /** vSwitches to try, in order (one per zone); the pod's own annotation may override them. */
+  readonly vSwitchIds: readonly string[];
+  readonly securityGroupId: string;
+  /** The cluster DNS; absent when ClusterIP access is off or the cluster has no kube-dns. */
+  readonly clusterDNS?: { readonly nameservers: readonly string[]; readonly clusterDomain: string };
+  /** The API server's Service env kubelet injects (KUBERNETES_SERVICE_HOST, ...); absent when off. */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Everything from Kubernetes a provider needs to create a pod's instance, resolved by the pod side:
+ * the provider never reads the cluster itself.
+ */
+export interface PodInputs {
+  /** The ConfigMaps, Secrets and bound ServiceAccount tokens the pod refers to (a missing one is absent). */
+  readonly refs: ResolvedRefs;
+  readonly placement: Placement;
+}
 
 export interface ProviderEvent {
   type: 'Normal' | 'Warning';
@@ -17,12 +42,18 @@ export type SyncOutcome =
   /** Nothing can be done before `afterMs` (e.g. the cloud's rate quota); look again then, quietly. */
   | { kind: 'later'; afterMs: number; events?: ProviderEvent[] }
   /** The pod is finished and has no instance: nothing to do. */
-  | { kind: 'terminal'; events?: ProviderEvent[] };
+  | { kind: 'terminal'; events?: ProviderEvent[] }
+  /**
+   * An instance must be created and `syncPod` was called without inputs: resolve them and call again.
+   * Resolving costs API calls (and mints tokens), so it is done only when an instance is really made.
+   */
+  | { kind: 'needs-inputs'; events?: undefined };
 
 /**
  * A backend that runs pods (ECI here). The pod controller owns the Kubernetes side; the provider owns
- * its instances and the index of them. Every method may be called again for the same pod at any time
- * (after a crash, a retry, a duplicate event) and must converge, never duplicate.
+ * its instances and the index of them, and never calls back into Kubernetes: what it needs from there
+ * comes in as arguments. Every method may be called again for the same pod at any time (after a
+ * crash, a retry, a duplicate event) and must converge, never duplicate.
  */
 export interface PodProvider {
   /**
@@ -31,12 +62,31 @@ export interface PodProvider {
    * Resolves after the initial load; rejects if it failed (the caller retries). `notify` must not block.
    */
   start(notify: (podKey: string) => void, signal: AbortSignal): Promise<void>;
-  /** Makes the pod's instance exist (at most one per pod UID) and says what status to write. */
-  syncPod(pod: V1Pod, signal: AbortSignal): Promise<SyncOutcome>;
+  /**
+   * Makes the pod's instance exist (at most one per pod UID) and says what status to write. Without
+   * `inputs` it answers `needs-inputs` instead of creating; every other answer needs none.
+   */
+  syncPod(pod: V1Pod, inputs: PodInputs | undefined, signal: AbortSignal): Promise<SyncOutcome>;
   /** Deletes the pod's instances; an instance already gone counts as deleted. */
   deletePod(pod: V1Pod, signal: AbortSignal): Promise<void>;
   /** Deletes instances recorded for pod key `namespace/name` whose pod UID is not `liveUid`. */
   deleteStale(podKey: string, liveUid: string | undefined, signal: AbortSignal): Promise<void>;
   /** Deletes every instance whose pod UID is not in `liveUids` (pods deleted while we were down). */
   collectOrphans(liveUids: ReadonlySet<string>, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * Uninstalling: every instance of this node, found in the backend itself (not in an index, which an
+ * uninstaller never loaded), deleted and waited for until none is left.
+ */
+export interface InstanceSweeper {
+  /**
+   * Resolves with the number of deletions asked for once the backend holds none of this node's
+   * instances; rejects (TIMEOUT) when some are still there after `timeoutMs`.
+   */
+  deleteAllInstances(o: {
+    signal?: AbortSignal;
+    timeoutMs?: number;
+    say?: (line: string) => void;
+  }): Promise<number>;
 }

@@ -26,7 +26,7 @@ export function createLogger(opts: { level?: string; name?: string } = {}): Logg
   return pino(
     {
       name: opts.name ?? 'eci-virtual-node',
-      level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+      level: opts.level ?? 'info',
       redact: { paths: REDACT, censor: '[redacted]' },
       base: undefined,
     },

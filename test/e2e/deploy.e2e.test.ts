@@ -266,8 +266,10 @@ describe('deploy/ manifests', () => {
         const read = sources.filter(
           ({ file, text }) =>
             new RegExp(`\\bprocess\\.env(\\.${name}\\b|\\[['"]${name}['"]\\])`).test(text) ||
-            // src/config validates the environment by schema key (`ECI_REGION: z.string()...`).
-            (/^src[/\\]config[/\\]/.test(file) && new RegExp(`\\b${name}\\s*:|env\\.${name}\\b`).test(text)),
+            // src/config validates the environment by schema key (`ECI_REGION: z.string()...`), and
+            // src/app/run-config.ts names the variable behind each flag (`nodeName: 'VKUBELET_NODE_NAME'`).
+            (/^src[/\\](config|app)[/\\]/.test(file) &&
+              new RegExp(`\\b${name}\\s*:|env\\.${name}\\b|['"]${name}['"]`).test(text)),
         );
         assert.ok(read.length > 0, `${name} is read somewhere under src/ (process.env or src/config)`);
       });
@@ -411,7 +413,7 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     ['get', 'configmaps', '-n', NS],
     ['get', 'secrets', '-n', NS],
     ['create', 'serviceaccounts', '--subresource=token', '-n', NS],
-    // namespace labels for the webhook; kube-system UID as cluster id (src/cli/run.ts)
+    // namespace labels for the webhook; kube-system UID as cluster id (src/app/controller.ts)
     ['get', 'namespaces'],
     ['list', 'namespaces'],
     ['watch', 'namespaces'],

@@ -6,7 +6,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../util/clock.ts';
 import { describeError } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
-import type { PodProvider, ProviderEvent, SyncOutcome } from '../provider.ts';
+import { ErrorCodes, ProductError } from '../../util/errors.ts';
+import type { InstanceSweeper, PodInputs, PodProvider, ProviderEvent, SyncOutcome } from '../provider.ts';
 import type { EciClient } from './eci-client.ts';
 import { EciApiError } from './eci-errors.ts';
 import { GroupIndex, type IndexedGroup } from './group-index.ts';
@@ -18,8 +19,6 @@ import {
   podUpdateToRequest,
   TAG_KEYS,
   tagValue,
-  type CreateContext,
-  type ResolvedRefs,
 } from './mapping/index.ts';
 import { shortHash } from './mapping/names.ts';
 import { StatusFeed } from './status-feed.ts';
@@ -30,10 +29,6 @@ export interface EciProviderOptions {
   nodeName: string;
   /** The node's InternalIP, reported as every pod's hostIP. */
   hostIP: string;
-  /** Where new groups go; read at each create, so a config change applies to new pods only. */
-  createContext: () => Promise<Omit<CreateContext, 'refs' | 'clusterId' | 'nodeName' | 'hostIP'>>;
-  /** Fetches what a pod refers to (ConfigMaps, Secrets, tokens). */
-  resolveRefs: (pod: V1Pod) => Promise<ResolvedRefs>;
   clock: Clock;
   log: Logger;
   statusIntervalMs?: number;
@@ -47,7 +42,7 @@ const TERMINAL = new Set(['Succeeded', 'Failed']);
  * UID), so a retried or repeated create never makes a second group; the index of this node's groups
  * is loaded once and kept current by the status feed, so finding a pod's group costs no cloud call.
  */
-export class EciProvider implements PodProvider {
+export class EciProvider implements PodProvider, InstanceSweeper {
   readonly index: GroupIndex;
   readonly #o: EciProviderOptions;
   readonly #feed: StatusFeed;
@@ -63,7 +58,7 @@ export class EciProvider implements PodProvider {
     this.#feed = new StatusFeed({
       eci: o.eci,
       index: this.index,
-      scopeTags: { [TAG_KEYS.CLUSTER_ID]: tagValue(o.clusterId), [TAG_KEYS.NODE_NAME]: tagValue(o.nodeName) },
+      scopeTags: this.#scopeTags(),
       clock: o.clock,
       log: o.log,
       intervalMs: o.statusIntervalMs,
@@ -78,6 +73,14 @@ export class EciProvider implements PodProvider {
     });
   }
 
+  /** The tags every group of this node carries: what ECI is asked to filter by. */
+  #scopeTags(): Record<string, string> {
+    return {
+      [TAG_KEYS.CLUSTER_ID]: tagValue(this.#o.clusterId),
+      [TAG_KEYS.NODE_NAME]: tagValue(this.#o.nodeName),
+    };
+  }
+
   async start(notify: (podKey: string) => void, signal: AbortSignal): Promise<void> {
     await this.#feed.resync(signal);
     this.#notify = notify;
@@ -85,21 +88,21 @@ export class EciProvider implements PodProvider {
     void this.#feed.run(signal);
   }
 
-  async syncPod(pod: V1Pod, signal: AbortSignal): Promise<SyncOutcome> {
+  async syncPod(pod: V1Pod, inputs: PodInputs | undefined, signal: AbortSignal): Promise<SyncOutcome> {
     const uid = pod.metadata?.uid ?? '';
     const groups = this.index.forUid(uid);
-    if (groups.length === 0) return this.#noGroup(pod, signal);
+    if (groups.length === 0) return this.#noGroup(pod, inputs, signal);
     const [group, ...extra] = oldestFirst(groups);
     // More than one group for a pod can only come from a lost group replaced twice; keep the oldest.
     for (const g of extra) await this.#deleteGroup(g, signal);
     return this.#existing(pod, group!, signal);
   }
 
-  async #noGroup(pod: V1Pod, signal: AbortSignal): Promise<SyncOutcome> {
+  async #noGroup(pod: V1Pod, inputs: PodInputs | undefined, signal: AbortSignal): Promise<SyncOutcome> {
     const uid = pod.metadata?.uid ?? '';
     if (TERMINAL.has(pod.status?.phase ?? '')) return { kind: 'terminal' };
     const lostId = this.#lost.get(uid) ?? groupIdFromStatus(pod);
-    if (!lostId) return this.#create(pod, uid, [], signal);
+    if (!lostId) return this.#create(pod, uid, inputs, [], signal);
     const message = `ECI container group ${lostId} no longer exists`;
     if ((pod.spec?.restartPolicy ?? 'Always') === 'Always') {
       const events: ProviderEvent[] = [
@@ -110,7 +113,7 @@ export class EciProvider implements PodProvider {
         },
       ];
       // A token derived from the lost group keeps the replacement idempotent across retries and restarts.
-      return this.#create(pod, `${uid}-${shortHash(lostId)}`, events, signal);
+      return this.#create(pod, `${uid}-${shortHash(lostId)}`, inputs, events, signal);
     }
     this.#lost.delete(uid);
     const now = new Date(this.#o.clock.now());
@@ -134,19 +137,21 @@ export class EciProvider implements PodProvider {
   async #create(
     pod: V1Pod,
     clientToken: string,
+    inputs: PodInputs | undefined,
     events: ProviderEvent[],
     signal: AbortSignal,
   ): Promise<SyncOutcome> {
     // Waiting for the create quota inside a worker would stall every other pod's status behind it.
     const wait = this.#o.eci.quotaWaitMs('CreateContainerGroup');
     if (wait > 0) return { kind: 'later', afterMs: wait, events };
-    const refs = await this.#o.resolveRefs(pod);
+    if (!inputs) return { kind: 'needs-inputs' };
     const r = podToCreateRequest(pod, {
-      ...(await this.#o.createContext()),
+      ...inputs.placement,
+      regionId: this.#o.eci.regionId,
       clusterId: this.#o.clusterId,
       nodeName: this.#o.nodeName,
       hostIP: this.#o.hostIP,
-      refs,
+      refs: inputs.refs,
     });
     if (!r.ok) {
       if ('refusal' in r) {
@@ -304,6 +309,37 @@ export class EciProvider implements PodProvider {
         );
         await this.#deleteGroup(g, signal);
       }
+    }
+  }
+
+  async deleteAllInstances(o: {
+    signal?: AbortSignal;
+    timeoutMs?: number;
+    say?: (line: string) => void;
+  }): Promise<number> {
+    const say = o.say ?? (() => undefined);
+    let deleted = 0;
+    const asked = new Set<string>();
+    const deadline = this.#o.clock.now() + (o.timeoutMs ?? 300_000);
+    for (;;) {
+      const groups = await this.#o.eci.describeContainerGroups({ tags: this.#scopeTags() }, o.signal);
+      if (groups.length === 0) return deleted;
+      // A deleted group may show as Terminating for a while; ask once, then wait for it to go.
+      const fresh = groups.filter((g) => g.containerGroupId && !asked.has(g.containerGroupId));
+      if (fresh.length > 0) say(`deleting ${fresh.length} ECI container group(s)`);
+      for (const g of fresh) {
+        await this.#o.eci.deleteContainerGroup(g.containerGroupId!, o.signal);
+        asked.add(g.containerGroupId!);
+        this.index.remove(g.containerGroupId!);
+        deleted++;
+      }
+      if (this.#o.clock.now() > deadline) {
+        throw new ProductError(
+          ErrorCodes.TIMEOUT,
+          `${groups.length} ECI container group(s) of node ${this.#o.nodeName} are still there after deleting`,
+        );
+      }
+      await this.#o.clock.sleep(1000, o.signal);
     }
   }
 

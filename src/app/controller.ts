@@ -1,0 +1,184 @@
+import { createRequire } from 'node:module';
+import { LiveConfig } from '../config/live-config.ts';
+import { toNodeSpec } from '../config/node-options.ts';
+import { createKubeClients } from '../kube/client.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { startMetricsServer } from '../metrics/server.ts';
+import { NodeController } from '../node/node-controller.ts';
+import { ClusterServices } from '../pods/cluster-services.ts';
+import { PodController } from '../pods/pod-controller.ts';
+import { PodInputsResolver } from '../pods/pod-inputs.ts';
+import { RefResolver } from '../pods/ref-resolver.ts';
+import { EciProvider } from '../providers/eci/eci-provider.ts';
+import { systemClock } from '../util/clock.ts';
+import { ErrorCodes, ProductError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import { parseSelectors } from '../webhook/selectors.ts';
+import { defaultClusterId } from './cluster-id.ts';
+import { openEciBackend } from './eci-backend.ts';
+import type { RunConfig } from './run-config.ts';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** The kubelet version the node reports: the Kubernetes API level we speak, tagged with our version. */
+export const KUBELET_VERSION = `v1.34.0-eci-virtual-node.${pkg.version}`;
+
+/**
+ * The controller's composition root: builds every piece from the validated configuration, runs them
+ * until `signal` aborts, and closes what it opened. The CLI parses flags and signals; nothing here
+ * reads the process environment.
+ */
+export async function runController(cfg: RunConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const clock = systemClock;
+  const kube = await createKubeClients({
+    kubeconfig: cfg.kube.kubeconfig,
+    inCluster: cfg.kube.inCluster,
+    qps: cfg.kube.qps,
+    burst: cfg.kube.burst,
+  });
+  const closers: (() => Promise<void>)[] = [() => kube.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
+  try {
+    // Events get their own client and rate limit (kubelet: 50 QPS, burst 100), apart from status writes.
+    const eventKube = await createKubeClients({
+      kubeconfig: cfg.kube.kubeconfig,
+      inCluster: cfg.kube.inCluster,
+      qps: 50,
+      burst: 100,
+    });
+    closers.push(() => eventKube.close());
+    const events = new EventRecorder({
+      api: eventKube.core,
+      component: 'eci-virtual-node',
+      host: cfg.node.nodeName,
+      clock,
+      log,
+    });
+    const live = new LiveConfig({
+      kube,
+      events,
+      clock,
+      log,
+      parseSelectors,
+      envCredentials: cfg.eci.mode === 'cloud' ? cfg.eci.credentials : undefined,
+      profileRef: cfg.eciProfile,
+    });
+    await live.load();
+    const backend = await openEciBackend({
+      settings: cfg.eci,
+      secretCredentials: cfg.eci.mode === 'cloud' && !cfg.eci.credentials ? live.credentials() : undefined,
+      emulatorStateDir: cfg.emulatorStateDir,
+      quotaMultiplier: cfg.eciQuotaMultiplier,
+      clock,
+      log,
+    });
+    closers.push(() => backend.close());
+    if (backend.mode === 'cloud') {
+      live.onCredentialsChange((c) => {
+        if (c) backend.client.setCredentials(c);
+        else log.error('the AccessKey secret lost its keys; keeping the last AccessKey until it is restored');
+      });
+    }
+    // One effective placement: eci-profile (hot) over the environment over the backend's defaults.
+    const placement = () => {
+      const p = live.profile();
+      return {
+        vSwitchIds:
+          p.vSwitchIds ?? (cfg.eci.vSwitchIds?.length ? cfg.eci.vSwitchIds : backend.defaultVSwitchIds),
+        securityGroupId: p.securityGroupId ?? cfg.eci.securityGroupId ?? backend.defaultSecurityGroupId ?? '',
+      };
+    };
+    const first = placement();
+    if (first.vSwitchIds.length === 0 || !first.securityGroupId) {
+      const noVSwitch = first.vSwitchIds.length === 0;
+      throw new ProductError(
+        ErrorCodes.CONFIG_INVALID,
+        `no ${noVSwitch ? 'vSwitch' : 'security group'} for ECI pods: set ` +
+          `${noVSwitch ? 'ECI_VSWITCH (environment) or vSwitchIds' : 'ECI_SECURITY_GROUP (environment) or securityGroupId'} ` +
+          `(ConfigMap ${cfg.eciProfile.namespace}/${cfg.eciProfile.name})`,
+      );
+    }
+
+    const clusterId = cfg.clusterId ?? (await defaultClusterId(kube));
+    const services = new ClusterServices(kube.core, log);
+    const inputs = new PodInputsResolver({
+      refs: new RefResolver(kube.core),
+      placement,
+      clusterIpAccess: () => live.profile().enableClusterIp ?? cfg.kubeProxy,
+      clusterAccess: (enabled) => services.get(enabled, clock.now()),
+    });
+    const provider = new EciProvider({
+      eci: backend.client,
+      clusterId,
+      nodeName: cfg.node.nodeName,
+      hostIP: cfg.node.nodeIp,
+      clock,
+      log,
+    });
+    const node = new NodeController({
+      kube,
+      spec: toNodeSpec(cfg.node, KUBELET_VERSION),
+      clock,
+      log,
+      events,
+      ownedInstances: () => provider.index.size,
+    });
+    const pods = new PodController({
+      kube,
+      provider,
+      inputs: (pod) => inputs.resolve(pod),
+      nodeName: cfg.node.nodeName,
+      events,
+      clock,
+      log,
+    });
+    if (cfg.metrics) {
+      const metrics = await startMetricsServer(cfg.metrics.port, cfg.metrics.bindAddress, {
+        kubeRequests: () => sumCounts(kube.requests, eventKube.requests),
+        eciCalls: () => backend.client.calls,
+        pods: () => pods.podCount,
+        groups: () => provider.index.size,
+        ready: () => node.ready && pods.started,
+        watchRestarts: () => kube.watchStats.restarts(),
+        watchRelists: () => kube.watchStats.relists(),
+      });
+      closers.push(() => metrics.close());
+    }
+    if (cfg.webhook) {
+      // Loaded only when asked for: its X.509 library is sizeable.
+      const { startRoutingWebhook } = await import('./webhook.ts');
+      const webhook = await startRoutingWebhook({
+        kube,
+        port: cfg.webhook.port,
+        endpoint: cfg.webhook.endpoint,
+        name: cfg.webhook.name,
+        getProfile: () => live.profile(),
+        clock,
+        log,
+        signal,
+      });
+      closers.push(() => webhook.close());
+    }
+    log.info(
+      {
+        node: cfg.node.nodeName,
+        clusterId,
+        server: kube.kc.getCurrentCluster()?.server,
+        eci: backend.description,
+      },
+      'starting',
+    );
+    await Promise.all([node.run(signal), pods.run(signal), live.run(signal)]);
+  } finally {
+    await closeAll();
+  }
+  log.info('stopped');
+}
+
+function sumCounts(...maps: ReadonlyMap<string, number>[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of maps) for (const [k, v] of m) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
+}
