@@ -114,6 +114,88 @@ test('annotations override placement and add ECI options', () => {
   assert.equal(typed.instanceType, 'ecs.g6.large');
 });
 
+test('every supported annotation reaches the wire as its CreateContainerGroup parameter', () => {
+  const r = podToCreateRequest(
+    pod(
+      { hostAliases: [{ ip: '10.0.0.9', hostnames: ['db'] }] },
+      {
+        annotations: {
+          'k8s.aliyun.com/eci-resource-group-id': 'rg-1',
+          'k8s.aliyun.com/eci-ram-role-name': 'AliyunECIContainerGroupRole',
+          'k8s.aliyun.com/eci-spot-strategy': 'SpotAsPriceGo',
+          'k8s.aliyun.com/eci-spot-duration': '0',
+          'k8s.aliyun.com/eci-imc-id': 'imc-2zebxkiifuyzzlhl',
+          'k8s.aliyun.com/eci-eip-instanceid': 'eip-bp1q5n8cq4p7f6dzu',
+          'k8s.aliyun.com/eci-custom-hosts': '[{"host":"example.com","ip":"100.100.1.1"}]',
+          'k8s.aliyun.com/eci-custom-tags': 'env:test',
+          'k8s.aliyun.com/eci-custom-dnsconfig':
+            '{"nameservers":"20.1.0.1","searches":"corp.local","options":"ndots:2"}',
+          'k8s.aliyun.com/acr-instance-ids': 'cn-beijing:cri-j36zhodptmyq',
+          'k8s.aliyun.com/acr-user-arns': 'acs:ram::1:role/role-acr',
+          'k8s.aliyun.com/plain-http-registry': 'harbor.pre.com',
+          'k8s.aliyun.com/insecure-registry': 'reg.test.com:80',
+          'k8s.aliyun.com/eci-data-cache-bucket': 'default',
+          'k8s.aliyun.com/eci-data-cache-pl': 'PL1',
+          'k8s.aliyun.com/eci-enable-ipv6': 'true',
+          'k8s.aliyun.com/eci-ipv6-bandwidth-enable': 'true',
+          'k8s.aliyun.com/eci-ipv6-bandwidth': '100M',
+          'k8s.aliyun.com/eci-private-ip-address': '192.168.0.20',
+          'k8s.aliyun.com/eci-fixed-ip': 'true',
+          'k8s.aliyun.com/eci-fixed-ip-retain-hour': '24',
+          'kubernetes.io/ingress-bandwidth': '40M',
+          'kubernetes.io/egress-bandwidth': '20M',
+          'k8s.aliyun.com/eci-ntp-server': '100.100.3.1',
+          'k8s.aliyun.com/eci-core-pattern': '/pod/data/dump/core',
+          'k8s.aliyun.com/eci-cpu-option-core': '2',
+          'k8s.aliyun.com/eci-cpu-option-ht': '1',
+        },
+      },
+    ),
+    ctx({ clusterDNS: { nameservers: ['10.96.0.10'], clusterDomain: 'cluster.local' } }),
+  );
+  assert.ok(r.ok, JSON.stringify(r));
+  const q = wireQuery(r.request);
+  const want: Record<string, string> = {
+    ResourceGroupId: 'rg-1',
+    RamRoleName: 'AliyunECIContainerGroupRole',
+    SpotStrategy: 'SpotAsPriceGo',
+    SpotDuration: '0',
+    ImageSnapshotId: 'imc-2zebxkiifuyzzlhl',
+    EipInstanceId: 'eip-bp1q5n8cq4p7f6dzu',
+    'HostAliase.1.Ip': '10.0.0.9',
+    'HostAliase.2.Ip': '100.100.1.1',
+    'HostAliase.2.Hostname.1': 'example.com',
+    'Tag.6.Key': 'env',
+    'Tag.6.Value': 'test',
+    'DnsConfig.NameServer.1': '10.96.0.10',
+    'DnsConfig.NameServer.2': '20.1.0.1',
+    'AcrRegistryInfo.1.InstanceId': 'cri-j36zhodptmyq',
+    'AcrRegistryInfo.1.RegionId': 'cn-beijing',
+    'AcrRegistryInfo.1.ArnUser': 'acs:ram::1:role/role-acr',
+    PlainHttpRegistry: 'harbor.pre.com',
+    InsecureRegistry: 'reg.test.com:80',
+    DataCacheBucket: 'default',
+    DataCachePL: 'PL1',
+    Ipv6AddressCount: '1',
+    Ipv6GatewayBandwidthEnable: 'true',
+    Ipv6GatewayBandwidth: '100M',
+    PrivateIpAddress: '192.168.0.20',
+    FixedIp: 'true',
+    FixedIpRetainHour: '24',
+    IngressBandwidth: '40000000',
+    EgressBandwidth: '20000000',
+    'NtpServer.1': '100.100.3.1',
+    CorePattern: '/pod/data/dump/core',
+    CpuOptionsCore: '2',
+    CpuOptionsThreadsPerCore: '1',
+  };
+  for (const [k, v] of Object.entries(want)) assert.equal(q[k], v, k);
+  assert.ok(
+    Object.entries(q).some(([k, v]) => /^DnsConfig\.Search\.\d+$/.test(k) && v === 'corp.local'),
+    'custom search domain',
+  );
+});
+
 test('containers: image, command, args, workdir, ports, stdio', () => {
   const { req } = ok(
     pod({
