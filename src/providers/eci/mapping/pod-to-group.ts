@@ -57,7 +57,13 @@ export interface CreateContext {
  *   CreateContainerConfigError), naming them in an Event.
  */
 export type CreateResult =
-  | { readonly ok: true; readonly request: CreateContainerGroupRequest; readonly warnings: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly request: CreateContainerGroupRequest;
+      readonly warnings: readonly string[];
+      /** What the pod's annotations ask of the controller itself (fail strategy, cache matching, ...). */
+      readonly options: EciOptions;
+    }
   | { readonly ok: false; readonly refusal: Refusal }
   | { readonly ok: false; readonly missing: readonly MissingRef[] };
 
@@ -398,7 +404,7 @@ export function podToCreateRequest(pod: V1Pod, ctx: CreateContext): CreateResult
       ...sysctls(pod),
     };
     if (b.missing.length > 0) return { ok: false, missing: b.missing };
-    return { ok: true, request: new CreateContainerGroupRequest(init), warnings: b.warnings };
+    return { ok: true, request: new CreateContainerGroupRequest(init), warnings: b.warnings, options: o };
   } catch (err) {
     if (err instanceof Refused) return { ok: false, refusal: err.refusal };
     throw err;
