@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { LiveConfig } from '../config/live-config.ts';
 import { toNodeSpec } from '../config/node-options.ts';
 import { createKubeClients } from '../kube/client.ts';
+import { ImageCacheController } from '../imagecaches/controller.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { NodeController } from '../node/node-controller.ts';
@@ -170,7 +171,16 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       },
       'starting',
     );
-    await Promise.all([node.run(signal), pods.run(signal), live.run(signal)]);
+    const imageCaches = new ImageCacheController({
+      kube,
+      eci: backend.client,
+      events,
+      clusterId,
+      placement,
+      clock,
+      log: log.child({ component: 'imagecaches' }),
+    });
+    await Promise.all([node.run(signal), pods.run(signal), live.run(signal), imageCaches.run(signal)]);
   } finally {
     await closeAll();
   }

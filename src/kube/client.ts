@@ -2,6 +2,7 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
+  CustomObjectsApi,
   EventsV1Api,
   KubeConfig,
   PatchStrategy,
@@ -33,6 +34,8 @@ export interface KubeClients {
   readonly core: CoreV1Api;
   readonly coordination: CoordinationV1Api;
   readonly events: EventsV1Api;
+  /** Custom resources (the ImageCache CRD). */
+  readonly custom: CustomObjectsApi;
   /** Counts of requests sent, by HTTP method (`WATCH` for watches) — the API-server cost the benchmarks report. */
   readonly requests: Map<string, number>;
   /** Watch restarts and relists, by resource and reason. */
@@ -115,6 +118,7 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
     core: new CoreV1Api(config),
     coordination: new CoordinationV1Api(config),
     events: new EventsV1Api(config),
+    custom: new CustomObjectsApi(config),
     requests,
     watchStats: new WatchStats(),
     openWatch: async (pathAndQuery, { signal, idleTimeoutMs }) => {
