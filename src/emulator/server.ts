@@ -20,6 +20,13 @@ import { handleExecUpgrade } from './exec.ts';
  * The RPC API is served at `/`, the admin API at `/_emulator/`.
  */
 
+/**
+ * The SDK sends every RPC parameter in the URL, and a create carries its configuration files there
+ * (up to 32 KiB each, base64): Node's default 16 KiB header limit would turn such a create into an
+ * empty 431 answer the SDK cannot parse.
+ */
+const MAX_REQUEST_LINE = 4 * 1024 * 1024;
+
 export interface StartEmulatorOptions {
   /** Configuration (validated); the fields below override it. */
   config?: EmulatorConfigInput;
@@ -79,9 +86,9 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
   let server: Server;
   if (config.tls !== undefined) {
     const [cert, key] = await Promise.all([readFile(config.tls.certFile), readFile(config.tls.keyFile)]);
-    server = createHttpsServer({ cert, key }, onRequest);
+    server = createHttpsServer({ cert, key, maxHeaderSize: MAX_REQUEST_LINE }, onRequest);
   } else {
-    server = createHttpServer(onRequest);
+    server = createHttpServer({ maxHeaderSize: MAX_REQUEST_LINE }, onRequest);
   }
   server.keepAliveTimeout = 65_000;
   server.on('upgrade', (req, socket) => {

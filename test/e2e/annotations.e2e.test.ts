@@ -12,6 +12,11 @@ import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
 import { groupIdOf, waitPod, waitReason, waitRunning } from '../support/pods.ts';
 import { waitFor } from '../support/wait.ts';
 import { sdkClient } from '../../src/emulator/testing.ts';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const BIN = fileURLToPath(new URL('../../bin/eci-virtual-node.js', import.meta.url));
 
 const NODE = 'vk-e2e-annotations';
 const NS = 'e2e-annotations';
@@ -164,5 +169,31 @@ describe('ECI annotations and restarts', { timeout: 600_000 }, () => {
     const e = (await eventsOf('stuck')).find((x) => x.reason === 'ContainerGroupRestarted');
     assert.ok(e, 'a ContainerGroupRestarted Event');
     assert.match(e.message ?? '', /RunContainerError/);
+  });
+
+  test('eci-virtual-node template export prints the group a pod runs in as an ECI template', async () => {
+    await apply(podWith('templated', { 'k8s.aliyun.com/eci-spot-strategy': 'SpotAsPriceGo' }));
+    const p = await waitRunning(json, NS, 'templated');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [BIN, 'template', 'export', `${NS}/templated`, '--kubeconfig', kubeconfig],
+      { env: { ...process.env, ...eci.env } },
+    );
+    const t = JSON.parse(stdout) as {
+      ContainerGroupId: string;
+      SpotStrategy: string;
+      Spec: { Containers: { Image: string }[] };
+      Tags: { Key: string; Value: string }[];
+    };
+    assert.equal(t.ContainerGroupId, groupIdOf(p));
+    assert.equal(t.Spec.Containers[0]!.Image, 'nginx:1.27');
+    assert.equal(t.SpotStrategy, 'SpotAsPriceGo');
+    assert.ok(t.Tags.some((x) => x.Key === 'eci-virtual-node/pod-name' && x.Value === 'templated'));
+    const missing = await promisify(execFile)(
+      process.execPath,
+      [BIN, 'template', 'export', `${NS}/nope`, '--kubeconfig', kubeconfig],
+      { env: { ...process.env, ...eci.env } },
+    ).catch((e: { stderr: string }) => e);
+    assert.match((missing as { stderr: string }).stderr, /pod e2e-annotations\/nope not found/);
   });
 });
