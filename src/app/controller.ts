@@ -71,6 +71,7 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       settings: cfg.eci,
       secretCredentials: cfg.eci.mode === 'cloud' && !cfg.eci.credentials ? live.credentials() : undefined,
       emulatorStateDir: cfg.emulatorStateDir,
+      emulatorRuntime: cfg.emulatorRuntime,
       quotaMultiplier: cfg.eciQuotaMultiplier,
       clock,
       log,

@@ -1,4 +1,5 @@
 import type { EciSettings } from '../config/eci-settings.ts';
+import type { RuntimeChoice } from '../emulator/config.ts';
 import type { Credentials } from '../config/live-config.ts';
 import { EciClient } from '../providers/eci/eci-client.ts';
 import type { Clock } from '../util/clock.ts';
@@ -24,6 +25,8 @@ export async function openEciBackend(o: {
   settings: EciSettings;
   secretCredentials: Credentials | undefined;
   emulatorStateDir: string;
+  /** What runs the embedded emulator's containers (default auto: processes where possible). */
+  emulatorRuntime?: RuntimeChoice;
   quotaMultiplier: number;
   clock: Clock;
   log: Logger;
@@ -58,7 +61,14 @@ export async function openEciBackend(o: {
   const { startEmulator } = await import('../emulator/server.ts');
   // Its per-request log lines would drown the controller's own at info; they show at debug.
   const emuLog = log.child({ component: 'emulator' }, { level: log.level === 'info' ? 'warn' : log.level });
-  const emu = await startEmulator({ port: 0, stateDir: o.emulatorStateDir, logger: emuLog });
+  const emu = await startEmulator({
+    port: 0,
+    stateDir: o.emulatorStateDir,
+    runtime: o.emulatorRuntime ?? 'auto',
+    logger: emuLog,
+    // Image builds (first use of an image) take seconds to minutes: their progress shows at info.
+    imageLogger: log.child({ component: 'emulator-images' }),
+  });
   log.warn(
     { url: emu.url, stateDir: o.emulatorStateDir },
     'no AccessKey and no region configured (ECI_ACCESS_KEY, ECI_REGION): running pods on the embedded ECI emulator, not on Alibaba Cloud',
@@ -82,7 +92,7 @@ export async function openEciBackend(o: {
     mode: 'emulator',
     defaultVSwitchIds: emu.config.region.vSwitches.filter((v) => v.vpcId === vpc).map((v) => v.id),
     defaultSecurityGroupId: emu.config.region.securityGroups.find((g) => g.vpcId === vpc)?.id,
-    description: `embedded emulator at ${emu.url}`,
+    description: `embedded emulator at ${emu.url} (runtime ${emu.core.runtime.kind})`,
     close: () => emu.close(),
   };
 }

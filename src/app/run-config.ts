@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseEciSettings, parseKubeProxy, type EciSettings } from '../config/eci-settings.ts';
 import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/node-options.ts';
+import type { RuntimeChoice } from '../emulator/config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 
 /** The process environment, as the CLI's entry point hands it down. Nothing below it reads `process.env`. */
@@ -20,6 +21,8 @@ export interface RunFlags {
   zone?: string;
   clusterId?: string;
   emulatorStateDir?: string;
+  /** Already checked by commander (process, simulated or auto). */
+  emulatorRuntime?: RuntimeChoice;
   eciProfile?: string;
   webhookPort?: string;
   webhookEndpoint?: string;
@@ -44,6 +47,8 @@ export interface RunConfig {
   kubeProxy: boolean;
   eciQuotaMultiplier: number;
   emulatorStateDir: string;
+  /** What runs the embedded emulator's containers. */
+  emulatorRuntime: RuntimeChoice;
   eciProfile: { namespace: string; name: string };
   webhook?: { port: number; endpoint: string; name: string };
   metrics?: { port: number; bindAddress: string };
@@ -126,6 +131,7 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
     kubeProxy: parseKubeProxy(env),
     eciQuotaMultiplier: number('--eci-quota-multiplier', withDefault('eciQuotaMultiplier'), 0.01),
     emulatorStateDir: pick('emulatorStateDir') ?? defaultEmulatorStateDir(),
+    emulatorRuntime: flags.emulatorRuntime ?? 'auto',
     eciProfile: namespacedName('--eci-profile', withDefault('eciProfile')),
     webhook:
       webhookPort === undefined

@@ -9,12 +9,15 @@ import { createKubeClients } from '../kube/client.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger } from '../util/log.ts';
+import type { RuntimeChoice } from '../emulator/config.ts';
+import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-flag.ts';
 
 interface CleanupFlags {
   kubeconfig?: string;
   nodeName: string;
   clusterId?: string;
   emulatorStateDir: string;
+  emulatorRuntime: RuntimeChoice;
   force: boolean;
 }
 
@@ -40,6 +43,7 @@ export function registerCleanupCommand(program: Command, env: Env): void {
       'state directory of the embedded ECI emulator (when no AccessKey is configured)',
       defaultEmulatorStateDir(),
     )
+    .option('--emulator-runtime <runtime>', EMULATOR_RUNTIME_HELP, parseRuntimeChoice, 'auto')
     .option('--force', 'proceed even though the controller still heartbeats', false)
     .action(async (flags: CleanupFlags) => {
       const log = createLogger({ level: env.LOG_LEVEL ?? 'warn' });
@@ -56,6 +60,7 @@ export function registerCleanupCommand(program: Command, env: Env): void {
               ? credentialsFromSecret(await readCredentialsSecret(kube.core))
               : undefined,
           emulatorStateDir: flags.emulatorStateDir,
+          emulatorRuntime: flags.emulatorRuntime,
           quotaMultiplier: 1,
           clock: systemClock,
           log,

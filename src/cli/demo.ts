@@ -9,14 +9,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { clusterDown, clusterUp } from '../cluster/controlplane.ts';
 import type { Env } from '../app/run-config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
+import type { RuntimeChoice } from '../emulator/config.ts';
+import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-flag.ts';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/eci-virtual-node.js', import.meta.url));
-const CLUSTER = { name: 'demo' };
 
 interface DemoFlags {
+  clusterName: string;
   keep: boolean;
   kubectl: string;
+  emulatorRuntime: RuntimeChoice;
 }
 
 /**
@@ -30,11 +33,19 @@ export function registerDemoCommand(program: Command, env: Env): void {
       'show the product working end to end on its embedded default: a local control plane (built the first\n' +
         "time), the virtual node on the ECI emulator, and the install guide's commands sending nginx to it",
     )
+    .option(
+      '--cluster-name <name>',
+      'name of the local control plane it starts (and removes); another name runs a demo beside the first',
+      'demo',
+    )
     .option('--keep', 'leave everything running after the demo (stop with Ctrl-C)', false)
     .option('--kubectl <path>', 'kubectl binary', env.KUBECTL ?? 'kubectl')
+    .option('--emulator-runtime <runtime>', EMULATOR_RUNTIME_HELP, parseRuntimeChoice, 'auto')
     .action(async (flags: DemoFlags) => {
       const step = (s: string) => process.stdout.write(`\n==> ${s}\n`);
-      step('starting a fresh local Kubernetes control plane (cluster "demo")');
+      const runtime = await demoRuntime(flags.emulatorRuntime);
+      const CLUSTER = { name: flags.clusterName };
+      step(`starting a fresh local Kubernetes control plane (cluster "${CLUSTER.name}")`);
       await clusterDown({ ...CLUSTER, env, purge: true });
       const cluster = await clusterUp({ ...CLUSTER, env });
       const run = async (show: boolean, args: string[]) => {
@@ -64,7 +75,13 @@ export function registerDemoCommand(program: Command, env: Env): void {
       step(
         'starting the virtual node (no AccessKey configured: the embedded ECI emulator stands in for Alibaba Cloud)',
       );
-      const stateDir = path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', 'demo-emulator');
+      const stateDir = path.join(
+        os.homedir(),
+        '.local',
+        'state',
+        'eci-virtual-node',
+        CLUSTER.name === 'demo' ? 'demo-emulator' : `demo-emulator-${CLUSTER.name}`,
+      );
       const logFile = path.join(cluster.logsDir, 'virtual-node.log');
       const controller = await startController(
         env,
@@ -80,6 +97,8 @@ export function registerDemoCommand(program: Command, env: Env): void {
           '0',
           '--webhook-endpoint',
           'local',
+          '--emulator-runtime',
+          runtime,
         ],
         logFile,
       );
@@ -118,6 +137,11 @@ export function registerDemoCommand(program: Command, env: Env): void {
         await kubectl('run', 'nginx', '--image', 'nginx', '-l', 'alibabacloud.com/eci=true');
         await until('the pod to be Running', runningPod('default'));
         await kubectl('get', 'pod', '-o', 'wide');
+        if (runtime === 'process') {
+          const ip = await quiet('get', 'pod', 'nginx', '-o', 'jsonpath={.status.podIP}');
+          step(`the container group runs a real nginx: its page, fetched from this machine at the pod IP`);
+          process.stdout.write(`$ curl http://${ip}/\n${await fetchPage(`http://${ip}/`)}\n`);
+        }
 
         step('method 2 of the install guide: label the namespace alibabacloud.com/eci=true');
         await kubectl('create', 'ns', 'vk');
@@ -146,7 +170,16 @@ export function registerDemoCommand(program: Command, env: Env): void {
         }
         const cleanup = await startController(
           env,
-          ['cleanup', '--kubeconfig', cluster.kubeconfig, '--emulator-state-dir', stateDir, '--force'],
+          [
+            'cleanup',
+            '--kubeconfig',
+            cluster.kubeconfig,
+            '--emulator-state-dir',
+            stateDir,
+            '--emulator-runtime',
+            runtime,
+            '--force',
+          ],
           logFile,
           true,
         );
@@ -155,6 +188,40 @@ export function registerDemoCommand(program: Command, env: Env): void {
       }
       step('done: both pods ran as ECI container groups on the virtual node, and nothing is left behind');
     });
+}
+
+/**
+ * The runtime the demo's emulator uses: the process runtime wherever it can run (the demo shows a real
+ * nginx page), else the simulation, saying why.
+ */
+async function demoRuntime(choice: RuntimeChoice): Promise<'process' | 'simulated'> {
+  if (choice !== 'auto') return choice;
+  const { processSupport } = await import('../emulator/runtime/select.ts');
+  const support = await processSupport();
+  if ('reason' in support) {
+    process.stdout.write(
+      `note: the ECI emulator will simulate containers (no real nginx page): the process runtime cannot run here: ${support.reason}\n`,
+    );
+    return 'simulated';
+  }
+  return 'process';
+}
+
+/** The page at `url`, waiting (up to a minute) for the server in the pod to answer. */
+async function fetchPage(url: string): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      return `HTTP ${res.status} ${res.statusText}\n${await res.text()}`;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new ProductError(ErrorCodes.TIMEOUT, `no answer from ${url}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      await delay(500);
+    }
+  }
 }
 
 /** Runs a subcommand of this binary on the embedded default; `show` passes its stdout through. */

@@ -153,6 +153,8 @@ export function registerDoctorCommand(program: Command, env: Env): void {
               settings,
               secretCredentials: live.credentials(),
               emulatorStateDir: path.join(os.tmpdir(), `eci-virtual-node-doctor-${process.pid}`),
+              // Checking permissions runs no container.
+              emulatorRuntime: 'simulated',
               quotaMultiplier: 1,
               clock: systemClock,
               log,

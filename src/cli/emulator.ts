@@ -1,6 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
-import { DEFAULT_ACCESS_KEY, type EmulatorConfigInput, loadEmulatorConfigFile } from '../emulator/config.ts';
+import {
+  DEFAULT_ACCESS_KEY,
+  type EmulatorConfigInput,
+  loadEmulatorConfigFile,
+  type RuntimeChoice,
+} from '../emulator/config.ts';
+import { parseRuntimeChoice } from './emulator-runtime-flag.ts';
 import { startEmulator } from '../emulator/server.ts';
 
 const DEFAULT_STATE_DIR = '.eci-virtual-node/emulator';
@@ -13,6 +19,7 @@ interface EmulatorCliOptions {
   config?: string;
   quotas: boolean;
   logLevel?: string;
+  runtime?: RuntimeChoice;
 }
 
 function parsePort(value: string): number {
@@ -37,6 +44,11 @@ export function registerEmulatorCommand(program: Command): void {
     .option(
       '--config <file>',
       'YAML configuration: region, zones, vSwitches, security groups, AccessKeys, timings, quotas, faults',
+    )
+    .option(
+      '--runtime <runtime>',
+      "what runs the containers: process (real processes in namespaces; Linux, root), simulated (the exit-code convention), or auto (process where it can run, else simulated) (default: the config file's, else auto)",
+      parseRuntimeChoice,
     )
     .option('--no-quotas', 'turn off the per-action quotas (Throttling.User)')
     .option('--log-level <level>', 'log level of the JSON request log on stderr (default: info)')
@@ -65,7 +77,13 @@ export function registerEmulatorCommand(program: Command): void {
       } else {
         stateDir = resolve(opts.stateDir ?? fileConfig.stateDir ?? DEFAULT_STATE_DIR);
       }
-      const emu = await startEmulator({ config, port: opts.port, host: opts.host, stateDir });
+      const emu = await startEmulator({
+        config,
+        port: opts.port,
+        host: opts.host,
+        stateDir,
+        runtime: opts.runtime ?? fileConfig.runtime ?? 'auto',
+      });
       process.stdout.write(
         `${JSON.stringify({
           url: emu.url,
@@ -75,6 +93,7 @@ export function registerEmulatorCommand(program: Command): void {
           accessKeyId: emu.accessKeyId,
           adminUrl: emu.adminUrl,
           stateDir: emu.config.stateDir ?? null,
+          runtime: emu.core.runtime.kind,
         })}\n`,
       );
       await new Promise<void>((done) => {

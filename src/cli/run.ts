@@ -8,6 +8,7 @@ import {
   type RunFlags,
 } from '../app/run-config.ts';
 import { createLogger } from '../util/log.ts';
+import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-flag.ts';
 
 /** `run`: flags in, signals to an AbortSignal; the controller itself is src/app/controller.ts. */
 export function registerRunCommand(program: Command, env: Env): void {
@@ -45,6 +46,7 @@ export function registerRunCommand(program: Command, env: Env): void {
       '--emulator-state-dir <dir>',
       `state directory of the embedded ECI emulator (default ${defaultEmulatorStateDir()})`,
     )
+    .option('--emulator-runtime <runtime>', `${EMULATOR_RUNTIME_HELP} (default auto)`, parseRuntimeChoice)
     .option('--eci-profile <namespace/name>', `the hot-reloaded profile ConfigMap (default ${D.eciProfile})`)
     .option(
       '--webhook-port <port>',

@@ -288,7 +288,9 @@ export class AdminHandler {
             containerGroupId: s.groupId,
             container: s.container,
             command: s.command,
-            output: interpret(s.command).output,
+            tty: s.tty,
+            // The simulated runtime knows a command's output without running it; a real one must run.
+            ...(c.runtime.kind === 'simulated' ? { output: interpret(s.command).output } : {}),
           };
         },
       },
@@ -319,6 +321,7 @@ export class AdminHandler {
       faults: c.faults.list(),
       quotasEnabled: c.quotas.enabled,
       journal: c.store.journal?.stats,
+      runtime: c.runtime.describe(),
       memory: process.memoryUsage(),
     };
   }

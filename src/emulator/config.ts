@@ -45,6 +45,19 @@ export const stageSchema = z.object({
 });
 export type Stage = z.infer<typeof stageSchema>;
 
+/**
+ * The process runtime's stages: only Scheduling is timed (the rest follows the real processes), and
+ * briefly, so a group starts as fast as its containers do.
+ */
+export const PROCESS_STAGES: Stage[] = [
+  {
+    from: 'Scheduling',
+    to: 'Pending',
+    delayMs: 20,
+    events: [{ type: 'Normal', reason: 'Scheduled', message: 'Successfully assigned {name} to {zone}' }],
+  },
+];
+
 export const DEFAULT_STAGES: Stage[] = [
   {
     from: 'Scheduling',
@@ -152,8 +165,45 @@ export const DEFAULT_REGION: RegionConfig = {
 
 export const DEFAULT_ACCESS_KEY = { id: 'LTAI-emulator', secret: 'emulator-secret' } as const;
 
+/** An image the process runtime can run, added by configuration (see runtime/process/images). */
+const configuredImageSchema = z.object({
+  /** Repository it answers to: `myapp`, `team/myapp` or `registry.example.com/team/myapp`. */
+  name: z.string().min(1),
+  /** A directory, or a tarball (.tar, .tar.gz, .tar.xz), holding the root filesystem. */
+  rootfs: z.string().min(1),
+  entrypoint: z.array(z.string()).optional(),
+  cmd: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  workingDir: z.string().startsWith('/').optional(),
+  user: z.number().int().min(0).optional(),
+});
+
+export const RUNTIME_CHOICES = ['auto', 'process', 'simulated'] as const;
+export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
+
 export const emulatorConfigSchema = z
   .object({
+    /**
+     * What runs behind the container groups: `simulated` (the exit-code convention, nothing runs),
+     * `process` (real processes in namespaces; Linux, as root) or `auto` (process where it can run,
+     * else simulated, saying why once at start).
+     */
+    runtime: z.enum(RUNTIME_CHOICES).default('simulated'),
+    process: z
+      .object({
+        /** Where built root filesystems are cached (default ~/.cache/eci-virtual-node/images). */
+        imageCacheDir: z.string().min(1).optional(),
+        /** Where NFS volumes live: <nfsDir>/<server>/<path> (default <stateDir>/nfs). */
+        nfsDir: z.string().min(1).optional(),
+        /** Bytes of log kept per container run before it is rotated (once). */
+        logMaxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(10 * 1024 * 1024),
+        images: z.array(configuredImageSchema).default([]),
+      })
+      .prefault({}),
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(9440),
     /** Where the journal and snapshots live; absent = state is kept in memory only. */

@@ -14,12 +14,14 @@ import {
   runtimesFor,
   TERMINAL_STATUSES,
 } from './lifecycle.ts';
-import { ExecSessions } from './exec.ts';
+import { type ExecSession, ExecSessions } from './exec.ts';
 import { newId } from './ids.ts';
 import { ImageCaches } from './image-caches.ts';
 import type { GroupRecord, GroupSpec, Tag } from './model.ts';
 import { QuotaLimiter } from './quota.ts';
 import { Scheduler } from './scheduler.ts';
+import { SimulatedRuntime } from './runtime/simulated.ts';
+import type { ExecHandle, Runtime, RuntimeHost } from './runtime/types.ts';
 import { Store } from './store.ts';
 
 /**
@@ -72,10 +74,19 @@ export class EmulatorCore {
   readonly imageCaches: ImageCaches;
   /** Exec sessions handed out by ExecContainerCommand. */
   readonly exec: ExecSessions;
+  /** What runs behind the groups (simulated or real processes). */
+  readonly runtime: Runtime;
   private readonly random: () => number;
 
-  private constructor(config: EmulatorConfig, logger: Logger, now: () => number, random: () => number) {
+  private constructor(
+    config: EmulatorConfig,
+    logger: Logger,
+    now: () => number,
+    random: () => number,
+    runtime: Runtime,
+  ) {
     this.config = config;
+    this.runtime = runtime;
     this.logger = logger;
     this.wallNow = now;
     this.now = () => now() + this.clockOffsetMs;
@@ -92,6 +103,7 @@ export class EmulatorCore {
       defaultRunSeconds: config.lifecycle.defaultRunSeconds,
       maxEventsPerGroup: config.lifecycle.maxEventsPerGroup,
       imagePullMs: config.lifecycle.imagePullMs,
+      observed: runtime.kind === 'process',
     };
     this.scheduler = new Scheduler(this.now, (key) => this.onDue(key));
     this.imageCaches = new ImageCaches({
@@ -103,6 +115,7 @@ export class EmulatorCore {
       persist: (p) => this.persist(p),
       place: (vSwitchIds) => this.placeBuilder(vSwitchIds),
       maxEvents: config.lifecycle.maxEventsPerGroup,
+      ...(runtime.prepareImage === undefined ? {} : { prepare: (image) => runtime.prepareImage!(image) }),
     });
     this.exec = new ExecSessions(now);
   }
@@ -111,9 +124,15 @@ export class EmulatorCore {
   static async start(
     config: EmulatorConfig,
     logger: Logger,
-    opts: { now?: () => number; random?: () => number } = {},
+    opts: { now?: () => number; random?: () => number; runtime?: Runtime } = {},
   ): Promise<EmulatorCore> {
-    const core = new EmulatorCore(config, logger, opts.now ?? Date.now, opts.random ?? Math.random);
+    const runtime =
+      opts.runtime ??
+      new SimulatedRuntime({
+        heartbeatSeconds: config.lifecycle.heartbeatLogSeconds,
+        defaultRunSeconds: config.lifecycle.defaultRunSeconds,
+      });
+    const core = new EmulatorCore(config, logger, opts.now ?? Date.now, opts.random ?? Math.random, runtime);
     if (config.stateDir === undefined) {
       core.store.journal = new MemoryJournal();
     } else {
@@ -129,6 +148,7 @@ export class EmulatorCore {
       );
     }
     core.store.finishReplay();
+    await runtime.start(core.runtimeHost(), core.store.groups.values());
     for (const id of [...core.store.groups.keys()]) core.touchGroup(id);
     for (const id of [...core.store.imageCaches.keys()]) core.imageCaches.touch(id);
     return core;
@@ -136,7 +156,35 @@ export class EmulatorCore {
 
   async stop(): Promise<void> {
     this.scheduler.stop();
+    // The records stay as they are (a restarted emulator starts their containers again).
+    await this.runtime.stop();
     await this.store.journal?.close();
+  }
+
+  /** The runtime's handle on the records: every change is journaled and seen by the lifecycle. */
+  private runtimeHost(): RuntimeHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below reads the live settings
+    const core = this;
+    return {
+      now: this.now,
+      get settings() {
+        return core.settings;
+      },
+      logger: this.logger,
+      update: (id, change) => {
+        const g = this.store.groups.get(id);
+        if (g === undefined) return;
+        change(g, this.now());
+        this.persist(this.store.putGroup(g));
+        this.touchGroup(id);
+      },
+      remove: (id) => {
+        if (!this.store.groups.has(id)) return;
+        this.scheduler.cancel(id);
+        this.persist(this.store.deleteGroup(id));
+        this.runtime.forget(id);
+      },
+    };
   }
 
   // ---------------------------------------------------------------- lifecycle engine
@@ -160,11 +208,13 @@ export class EmulatorCore {
     if (r.deleted) {
       this.scheduler.cancel(id);
       this.persist(this.store.deleteGroup(id));
+      this.runtime.forget(id);
       return;
     }
     if (r.changed) this.persist(this.store.putGroup(g));
     if (r.nextAt === undefined) this.scheduler.cancel(id);
     else this.scheduler.schedule(id, r.nextAt);
+    this.runtime.sync(g);
   }
 
   /** Stores a changed group, lets the lifecycle react at once, and resolves when the change is durable. */
@@ -403,6 +453,7 @@ export class EmulatorCore {
     opts: { reason?: string; message?: string },
   ): Promise<GroupRecord> {
     const g = this.getGroup(id);
+    if (this.runtime.endRun(g, container, { exitCode, ...opts })) return g;
     const r = driveExit(g, container, exitCode, this.now(), opts);
     if (r === 'no-such-container') throw cloudErrors.containerNotFound(id, container);
     if (r === 'not-running') throw cloudErrors.incorrectStatus(`Container ${container} is not running.`);
@@ -428,8 +479,23 @@ export class EmulatorCore {
     return g;
   }
 
+  /** A command in a running container, for an exec session (ExecContainerCommand's WebSocket). */
+  startExec(s: ExecSession): ExecHandle {
+    const g = this.getGroup(s.groupId);
+    const c = g.containers.find((x) => x.name === s.container);
+    if (g.status !== 'Running' || c?.state !== 'Running') {
+      throw cloudErrors.incorrectStatus(
+        `Container ${s.container} in container group ${g.id} is not running.`,
+      );
+    }
+    return this.runtime.exec(g, s.container, { command: s.command, tty: s.tty, stdin: s.stdin });
+  }
+
   async reset(): Promise<void> {
-    for (const id of this.store.groups.keys()) this.scheduler.cancel(id);
+    for (const id of this.store.groups.keys()) {
+      this.scheduler.cancel(id);
+      this.runtime.forget(id);
+    }
     for (const id of this.store.imageCaches.keys()) this.scheduler.cancel(`imc:${id}`);
     this.exec.clear();
     this.faults.clear();

@@ -41,6 +41,11 @@ export interface ImageCacheDeps {
   /** Claims a zone and an address for an intermediate instance, or throws the stock-out error. */
   place: (vSwitchIds: string[]) => { zoneId: string; vSwitchId: string; ip: string };
   maxEvents: number;
+  /**
+   * Builds one image for real (the process runtime's root filesystem); absent when the runtime has
+   * nothing to build. A cache is Ready only once all of its images are built.
+   */
+  prepare?: (image: string) => Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
@@ -119,12 +124,45 @@ export class ImageCaches {
     if (input.clientToken !== undefined) r.clientToken = input.clientToken;
     if (input.resourceGroupId !== undefined) r.resourceGroupId = input.resourceGroupId;
     if (input.auto === true) r.auto = true;
+    if (this.d.prepare === undefined) r.prepared = true;
     this.event(r, 'Normal', 'Preparing', `Preparing the image cache in ${where.zoneId}`, now);
     const p = store.putCache(r);
     this.touch(r.id);
     await p;
     await store.whenDurable(r.id);
     return r;
+  }
+
+  /** Caches in flight whose images are not built yet (after a restart of the emulator too). */
+  private readonly preparing = new Set<string>();
+
+  /** Builds the cache's images with the runtime; Ready waits for it, a failure fails the cache. */
+  private startPreparing(r: ImageCacheRecord): void {
+    const prepare = this.d.prepare;
+    if (prepare === undefined || r.prepared === true || this.preparing.has(r.id)) return;
+    this.preparing.add(r.id);
+    const id = r.id;
+    void (async () => {
+      let failure: string | undefined;
+      for (const image of r.images) {
+        try {
+          await prepare(image);
+        } catch (err) {
+          failure = `image ${image}: ${err instanceof Error ? err.message : String(err)}`;
+          break;
+        }
+      }
+      this.preparing.delete(id);
+      const cur = this.d.store.imageCaches.get(id);
+      if (cur === undefined || !isBuilding(cur)) return;
+      if (failure === undefined) cur.prepared = true;
+      else {
+        this.setStatus(cur, 'Failed', this.d.now());
+        cur.events[cur.events.length - 1]!.message = `Image cache creation failed: ${failure}`;
+      }
+      this.d.persist(this.d.store.putCache(cur));
+      this.touch(id);
+    })();
   }
 
   /** Images already held by a Ready cache need no pull when reuse is on; Flash halves the rest. */
@@ -258,10 +296,19 @@ export class ImageCaches {
         changed = true;
       } else next = startPull;
     }
+    if (isBuilding(r)) this.startPreparing(r);
+    const built = r.prepared === true || this.d.prepare === undefined;
     if (r.status === 'Creating') {
-      if (now >= ready) {
-        this.setStatus(r, 'Ready', ready);
+      // The build takes its time, and (with a runtime that builds images) until they are built; the
+      // end of that build touches the cache again.
+      if (now >= ready && built) {
+        this.setStatus(r, 'Ready', this.d.prepare === undefined ? ready : now);
         changed = true;
+      } else if (now >= ready) {
+        if (r.progress !== '90%') {
+          r.progress = '90%';
+          changed = true;
+        }
       } else {
         // Progress in steps of 10 %, each one a change the feed and the controller can see.
         const pulling = ready - startPull;

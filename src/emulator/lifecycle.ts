@@ -19,6 +19,13 @@ export interface LifecycleSettings {
   maxEventsPerGroup: number;
   /** Time to pull one image that no image cache holds (added to the Pending stage). */
   imagePullMs: number;
+  /**
+   * Container runs are observed, not planned (the process runtime): the lifecycle never plans an exit
+   * or a readiness time, pulls no image on paper, and of the stage table only `Scheduling` is timed —
+   * the runtime reports when a group is up (Pending → Running), stopped (Restarting/Updating → Pending)
+   * or gone (Terminating → deleted) through the observe* functions below.
+   */
+  observed?: boolean;
 }
 
 export interface AdvanceResult {
@@ -52,6 +59,21 @@ export const CONTAINER_EVENTS = {
     type: 'Warning',
     reason: 'BackOff',
     message: 'Back-off restarting failed container {container}',
+  },
+  oomKilled: { type: 'Warning', reason: 'OOMKilled', message: 'Out of memory' },
+  pullFailed: { type: 'Warning', reason: 'Failed', message: '{message}' },
+  pullBackOff: { type: 'Normal', reason: 'BackOff', message: 'Back-off pulling image "{image}"' },
+  unhealthy: { type: 'Warning', reason: 'Unhealthy', message: '{message}' },
+  killingUnhealthy: {
+    type: 'Normal',
+    reason: 'Killing',
+    message: 'Container {container} failed liveness probe, will be restarted',
+  },
+  emulatorRestarted: {
+    type: 'Warning',
+    reason: 'EmulatorRestarted',
+    message:
+      'Container {container} is started again: the ECI emulator restarted and its processes did not survive',
   },
   initFailed: {
     type: 'Warning',
@@ -130,6 +152,7 @@ function clearRun(c: ContainerRuntime): void {
   delete c.exitMessage;
   delete c.restartAt;
   delete c.readyAt;
+  delete c.stuck;
 }
 
 /** Fresh runtime records for a spec, keeping restart counts of containers that keep their name. */
@@ -263,6 +286,7 @@ export function enterStatus(
         c.reason = initializing ? 'PodInitializing' : 'ContainerCreating';
         c.ready = false;
       }
+      if (s.observed === true) break;
       for (const spec of [...g.spec.initContainers, ...g.spec.containers]) {
         const extra = { container: spec.name, image: spec.image };
         if (isCached(g, spec.image)) {
@@ -278,6 +302,19 @@ export function enterStatus(
       if (from === 'Running') break;
       const bump = g.bumpRestartCount === true;
       delete g.bumpRestartCount;
+      if (s.observed === true) {
+        // The runtime reports each container's start (observeStarted) right after this.
+        g.startedAt ??= at;
+        delete g.initPending;
+        for (const c of g.containers) {
+          if (bump && c.previous !== undefined) c.restartCount++;
+          if (c.state !== 'Running') {
+            c.state = 'Waiting';
+            c.reason = 'ContainerCreating';
+          }
+        }
+        break;
+      }
       for (const [i, spec] of g.spec.initContainers.entries()) {
         const c = g.initContainers[i]!;
         const plan = planContainerRun(spec, s.defaultRunSeconds);
@@ -367,7 +404,7 @@ export function pullMs(g: GroupRecord, s: LifecycleSettings): number {
 function nextDue(g: GroupRecord, s: LifecycleSettings): Due | undefined {
   const candidates: Due[] = [];
   const stage = stageFor(s.stages, g.status);
-  if (stage !== undefined) {
+  if (stage !== undefined && (s.observed !== true || stage.from === 'Scheduling')) {
     const pull = g.status === 'Pending' ? pullMs(g, s) : 0;
     candidates.push({ at: g.statusSince + stage.delayMs + pull, kind: 'stage', stage });
   }
@@ -427,7 +464,16 @@ function apply(g: GroupRecord, d: Due, s: LifecycleSettings): boolean {
     }
     case 'restart':
       d.c.restartCount++;
-      startContainer(g, d.c, d.spec, d.at, s);
+      if (s.observed === true) {
+        // The back-off is over: the runtime starts the container and reports it (observeStarted).
+        if (d.c.state === 'Terminated' && d.c.startTime !== undefined) d.c.previous = snapshot(d.c);
+        clearRun(d.c);
+        d.c.state = 'Waiting';
+        d.c.reason = 'ContainerCreating';
+        d.c.ready = false;
+      } else {
+        startContainer(g, d.c, d.spec, d.at, s);
+      }
       g.changedAt = d.at;
       return false;
     case 'ready':
@@ -492,6 +538,7 @@ export function driveStuck(
   clearRun(c);
   c.state = 'Waiting';
   c.reason = reason;
+  c.stuck = true;
   if (message !== undefined) c.message = message;
   c.ready = false;
   recordEvent(
@@ -519,4 +566,142 @@ export function driveReady(
   c.ready = derivedReady(c, now);
   g.changedAt = now;
   return 'ok';
+}
+
+// ---------------------------------------------------------------- observed runs (the process runtime)
+
+function findRun(
+  g: GroupRecord,
+  name: string,
+): { c: ContainerRuntime; spec: ContainerSpec; init: boolean } | undefined {
+  const i = g.spec.containers.findIndex((x) => x.name === name);
+  if (i >= 0 && g.containers[i] !== undefined)
+    return { c: g.containers[i]!, spec: g.spec.containers[i]!, init: false };
+  const j = g.spec.initContainers.findIndex((x) => x.name === name);
+  if (j >= 0 && g.initContainers[j] !== undefined)
+    return { c: g.initContainers[j]!, spec: g.spec.initContainers[j]!, init: true };
+  return undefined;
+}
+
+/** The container's process started at `at`. An init container that ran before counts a restart. */
+export function observeStarted(g: GroupRecord, name: string, at: number, s: LifecycleSettings): void {
+  const f = findRun(g, name);
+  if (f === undefined) return;
+  const { c, spec, init } = f;
+  if (c.state === 'Terminated' && c.startTime !== undefined) {
+    c.previous = snapshot(c);
+    if (init) c.restartCount++;
+  }
+  clearRun(c);
+  c.state = 'Running';
+  c.startTime = at;
+  // Without a readiness probe a running container is ready; with one, the prober says when.
+  c.ready = init ? false : (c.readyOverride ?? spec.readinessProbe === undefined);
+  const extra = { container: c.name, image: spec.image };
+  recordEvent(g, CONTAINER_EVENTS.created, at, s.maxEventsPerGroup, extra);
+  recordEvent(g, CONTAINER_EVENTS.started, at, s.maxEventsPerGroup, extra);
+  g.changedAt = at;
+}
+
+export interface ObservedExit {
+  exitCode: number;
+  at: number;
+  /** Completed / Error when absent; OOMKilled when the kernel killed it for memory. */
+  reason?: string;
+  message?: string;
+  signal?: number;
+}
+
+/**
+ * The container's process ended. App containers: the restart policy applies (with back-off), and the
+ * group settles when nothing will run again. Init containers: a failure under `Never` fails the
+ * group; otherwise the runtime runs it again after a back-off.
+ */
+export function observeExited(g: GroupRecord, name: string, e: ObservedExit, s: LifecycleSettings): void {
+  const f = findRun(g, name);
+  if (f === undefined || f.c.state !== 'Running') return;
+  const { c, init } = f;
+  const reason = e.reason ?? (e.exitCode === 0 ? 'Completed' : 'Error');
+  terminate(c, e.at, reason, e.exitCode, e.message);
+  if (e.signal !== undefined) c.signal = e.signal;
+  if (reason === 'OOMKilled')
+    recordEvent(g, CONTAINER_EVENTS.oomKilled, e.at, s.maxEventsPerGroup, { container: name });
+  g.changedAt = e.at;
+  if (init) {
+    if (e.exitCode !== 0 && g.spec.restartPolicy === 'Never') {
+      recordEvent(g, CONTAINER_EVENTS.initFailed, e.at, s.maxEventsPerGroup, {
+        container: name,
+        code: String(e.exitCode),
+      });
+      for (const m of g.containers) {
+        m.state = 'Waiting';
+        m.reason = 'PodInitializing';
+      }
+      enterStatus(g, 'Failed', e.at, s, 'InitContainerFailed');
+    }
+    return;
+  }
+  const policy = g.spec.restartPolicy;
+  if (policy === 'Always' || (policy === 'OnFailure' && e.exitCode !== 0)) {
+    c.restartAt = e.at + backoffMs(c.restartCount, s);
+    if (e.exitCode !== 0)
+      recordEvent(g, CONTAINER_EVENTS.backOff, e.at, s.maxEventsPerGroup, { container: name });
+  }
+  settleGroup(g, e.at, s);
+}
+
+/** The back-off before the runtime runs a failed init container again. */
+export function initBackoffMs(g: GroupRecord, name: string, s: LifecycleSettings): number {
+  return backoffMs(findRun(g, name)?.c.restartCount ?? 0, s);
+}
+
+/** Readiness as the readiness probe sees it (an admin override wins). */
+export function observeReady(g: GroupRecord, name: string, ready: boolean, at: number): void {
+  const f = findRun(g, name);
+  if (f === undefined || f.c.state !== 'Running') return;
+  const next = f.c.readyOverride ?? ready;
+  if (f.c.ready === next) return;
+  f.c.ready = next;
+  g.changedAt = at;
+}
+
+/** The container cannot start yet (ErrImagePull, ImagePullBackOff ...). */
+export function observeWaiting(
+  g: GroupRecord,
+  name: string,
+  reason: string,
+  message: string,
+  at: number,
+): void {
+  const f = findRun(g, name);
+  if (f === undefined || f.c.state === 'Running') return;
+  if (f.c.state === 'Waiting' && f.c.reason === reason && f.c.message === message) return;
+  f.c.state = 'Waiting';
+  f.c.reason = reason;
+  f.c.message = message;
+  g.changedAt = at;
+}
+
+/**
+ * The record says the container runs, but its process is gone: the emulator itself restarted. It is
+ * started again with its restart count up by one, and an event says why.
+ */
+export function observeLost(g: GroupRecord, name: string, at: number, s: LifecycleSettings): void {
+  const f = findRun(g, name);
+  if (f === undefined || f.c.state !== 'Running') return;
+  const { c } = f;
+  c.previous = {
+    state: 'Terminated',
+    reason: 'Unknown',
+    exitCode: 255,
+    ...(c.startTime === undefined ? {} : { startTime: c.startTime }),
+    finishTime: at,
+  };
+  clearRun(c);
+  if (!f.init) c.restartCount++;
+  c.state = 'Waiting';
+  c.reason = 'ContainerCreating';
+  c.ready = false;
+  recordEvent(g, CONTAINER_EVENTS.emulatorRestarted, at, s.maxEventsPerGroup, { container: name });
+  g.changedAt = at;
 }

@@ -1,10 +1,13 @@
 import type { GroupRecord } from './model.ts';
 import { iso } from './render.ts';
+import type { GroupSample, UsageSample } from './runtime/types.ts';
 
 /**
- * Plausible, deterministic resource metrics: a function of (container group, container, time), so
- * repeated queries agree and graphs look alive. Usage wanders between 5 % and 60 % of the limit;
- * counters (CPU seconds, network bytes) only grow.
+ * Metric records of DescribeContainerGroupMetric / DescribeMultiContainerGroupMetric, rendered from a
+ * resource sample. The process runtime samples the real processes; the simulated runtime's samples
+ * (`simulatedSample`) are plausible and deterministic: a function of (group, container, time), so
+ * repeated queries agree and graphs look alive. Simulated usage wanders between 5 % and 60 % of the
+ * limit; counters (CPU seconds, network bytes) only grow.
  */
 
 const GIB = 1024 * 1024 * 1024;
@@ -30,65 +33,117 @@ function level(seed: string, t: number): number {
   return 0.05 + 0.55 * (a + (b - a) * f);
 }
 
-function cpuOf(cores: number, seed: string, t: number, startedAt: number) {
+function simulatedUsage(cores: number, gib: number, seed: string, t: number, startedAt: number): UsageSample {
   const frac = level(`${seed}/cpu`, t);
   const elapsed = Math.max(0, t - startedAt) / 1000;
-  return {
-    Limit: Math.round(cores * 1000),
-    Load: Math.round(frac * cores * 100) / 100,
-    UsageNanoCores: Math.round(frac * cores * 1e9),
-    UsageCoreNanoSeconds: Math.round(0.3 * cores * 1e9 * elapsed),
-  };
-}
-
-function memOf(gib: number, seed: string, t: number) {
   const limit = Math.round(gib * GIB);
   const usage = Math.round(limit * level(`${seed}/mem`, t));
-  const workingSet = Math.round(usage * 0.9);
   const rss = Math.round(usage * 0.7);
   return {
-    UsageBytes: usage,
-    WorkingSet: workingSet,
-    Rss: rss,
-    Cache: usage - rss,
-    AvailableBytes: limit - workingSet,
+    cpuNanoCores: Math.round(frac * cores * 1e9),
+    cpuCoreNanoSeconds: Math.round(0.3 * cores * 1e9 * elapsed),
+    memoryUsage: usage,
+    memoryWorkingSet: Math.round(usage * 0.9),
+    memoryRss: rss,
+    memoryCache: usage - rss,
   };
 }
 
-export type Flavor = 'single' | 'multi';
-
-/** One metric sample of a running group at time `t` (field spellings differ slightly between the two APIs). */
-export function metricRecord(g: GroupRecord, t: number, flavor: Flavor): Record<string, unknown> {
+/** The simulated runtime's sample of a running group at `t`. */
+export function simulatedSample(g: GroupRecord, t: number): GroupSample {
   const started = g.startedAt ?? t;
   const elapsed = Math.max(0, t - started) / 1000;
   const n = Math.max(1, g.spec.containers.length);
   const rx = Math.round(elapsed * (20_000 + 80_000 * noise(`${g.id}/rx`, 0)));
   const tx = Math.round(elapsed * (10_000 + 40_000 * noise(`${g.id}/tx`, 0)));
+  return {
+    t,
+    group: simulatedUsage(g.spec.cpu, g.spec.memory, g.id, t, started),
+    containers: Object.fromEntries(
+      g.spec.containers.map((c) => [
+        c.name,
+        simulatedUsage(
+          c.cpu ?? g.spec.cpu / n,
+          c.memory ?? g.spec.memory / n,
+          `${g.id}/${c.name}`,
+          t,
+          started,
+        ),
+      ]),
+    ),
+    network: {
+      rxBytes: rx,
+      rxPackets: Math.round(rx / 800),
+      rxErrors: 0,
+      rxDrops: 0,
+      txBytes: tx,
+      txPackets: Math.round(tx / 600),
+      txErrors: 0,
+      txDrops: 0,
+    },
+  };
+}
+
+function cpuOf(cores: number, u: UsageSample) {
+  return {
+    Limit: Math.round(cores * 1000),
+    Load: Math.round((u.cpuNanoCores / 1e9) * 100) / 100,
+    UsageNanoCores: Math.round(u.cpuNanoCores),
+    UsageCoreNanoSeconds: Math.round(u.cpuCoreNanoSeconds),
+  };
+}
+
+function memOf(gib: number, u: UsageSample) {
+  const limit = Math.round(gib * GIB);
+  return {
+    UsageBytes: u.memoryUsage,
+    WorkingSet: u.memoryWorkingSet,
+    Rss: u.memoryRss,
+    Cache: u.memoryCache,
+    AvailableBytes: Math.max(0, limit - u.memoryWorkingSet),
+  };
+}
+
+export type Flavor = 'single' | 'multi';
+
+/** One metric record (field spellings differ slightly between the two APIs). */
+export function metricRecord(g: GroupRecord, s: GroupSample, flavor: Flavor): Record<string, unknown> {
+  const started = g.startedAt ?? s.t;
+  const elapsed = Math.max(0, s.t - started) / 1000;
+  const n = Math.max(1, g.spec.containers.length);
   const io =
     flavor === 'single' ? { ReadIO: 'ReadIO', WriteIO: 'WriteIO' } : { ReadIO: 'ReadIo', WriteIO: 'WriteIo' };
   const fsUsage = Math.round((1 + 3 * noise(`${g.id}/fs`, 0)) * GIB);
   const capacity = (g.spec.ephemeralStorage ?? 30) * GIB;
+  const zero: UsageSample = {
+    cpuCoreNanoSeconds: 0,
+    cpuNanoCores: 0,
+    memoryUsage: 0,
+    memoryWorkingSet: 0,
+    memoryRss: 0,
+    memoryCache: 0,
+  };
   return {
-    Timestamp: iso(t),
-    CPU: cpuOf(g.spec.cpu, g.id, t, started),
-    Memory: memOf(g.spec.memory, g.id, t),
+    Timestamp: iso(s.t),
+    CPU: cpuOf(g.spec.cpu, s.group),
+    Memory: memOf(g.spec.memory, s.group),
     Containers: g.spec.containers.map((c) => ({
       Name: c.name,
-      CPU: cpuOf(c.cpu ?? g.spec.cpu / n, `${g.id}/${c.name}`, t, started),
-      Memory: memOf(c.memory ?? g.spec.memory / n, `${g.id}/${c.name}`, t),
+      CPU: cpuOf(c.cpu ?? g.spec.cpu / n, s.containers[c.name] ?? zero),
+      Memory: memOf(c.memory ?? g.spec.memory / n, s.containers[c.name] ?? zero),
     })),
     Network: {
       Interfaces: [
         {
           Name: 'eth0',
-          RxBytes: rx,
-          RxPackets: Math.round(rx / 800),
-          RxErrors: 0,
-          RxDrops: 0,
-          TxBytes: tx,
-          TxPackets: Math.round(tx / 600),
-          TxErrors: 0,
-          TxDrops: 0,
+          RxBytes: s.network.rxBytes,
+          RxPackets: s.network.rxPackets,
+          RxErrors: s.network.rxErrors,
+          RxDrops: s.network.rxDrops,
+          TxBytes: s.network.txBytes,
+          TxPackets: s.network.txPackets,
+          TxErrors: s.network.txErrors,
+          TxDrops: s.network.txDrops,
         },
       ],
     },

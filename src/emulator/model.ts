@@ -136,6 +136,8 @@ export interface ContainerRuntime extends ContainerStatusSnapshot {
   exitMessage?: string;
   /** When a terminated container starts again (restart policy back-off). */
   restartAt?: number;
+  /** Waiting in a state that is not retried (the admin API's `stuck`): only a group restart clears it. */
+  stuck?: boolean;
   previous?: ContainerStatusSnapshot;
 }
 
@@ -228,4 +230,6 @@ export interface ImageCacheRecord {
   expireAt?: number;
   /** Made by AutoMatchImageCache when a create matched no cache. */
   auto?: boolean;
+  /** The runtime has built what the cache holds (a runtime with nothing to build: always). */
+  prepared?: boolean;
 }

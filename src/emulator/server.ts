@@ -11,9 +11,15 @@ import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { createLogger, type Logger } from '../util/log.ts';
 import { ADMIN_PREFIX, AdminHandler } from './admin.ts';
 import { ApiHandler } from './api.ts';
-import { type EmulatorConfig, type EmulatorConfigInput, parseEmulatorConfig } from './config.ts';
+import {
+  type EmulatorConfig,
+  type EmulatorConfigInput,
+  parseEmulatorConfig,
+  type RuntimeChoice,
+} from './config.ts';
 import { EmulatorCore } from './core.ts';
-import { handleExecUpgrade } from './exec.ts';
+import { ExecServer } from './exec.ts';
+import { openRuntime } from './runtime/select.ts';
 
 /**
  * Starting and stopping the emulator, in-process (tests, the controller's `run`) or from the CLI.
@@ -34,7 +40,11 @@ export interface StartEmulatorOptions {
   host?: string;
   /** Directory for durable state; absent (here and in the config) = memory only. */
   stateDir?: string;
+  /** What runs behind the container groups (overrides the config's `runtime`). */
+  runtime?: RuntimeChoice;
   logger?: Logger;
+  /** Where image builds of the process runtime report progress (default: `logger`). */
+  imageLogger?: Logger;
   /** The clock (epoch ms); injected by tests. */
   now?: () => number;
   random?: () => number;
@@ -62,14 +72,23 @@ export interface RunningEmulator {
 }
 
 export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
-  const config = parseEmulatorConfig({
+  const input: EmulatorConfigInput = {
     ...opts.config,
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
+    ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
+  };
+  const parsed = parseEmulatorConfig(input);
+  const logger = opts.logger ?? createLogger({ name: 'eci-emulator', level: parsed.logLevel });
+  // The process runtime may give the emulator a network range of its own (and its own stage timings).
+  const { runtime, config } = await openRuntime({
+    config: parsed,
+    input,
+    logger,
+    ...(opts.imageLogger === undefined ? {} : { imageLogger: opts.imageLogger }),
   });
-  const logger = opts.logger ?? createLogger({ name: 'eci-emulator', level: config.logLevel });
-  const core = await EmulatorCore.start(config, logger, { now: opts.now, random: opts.random });
+  const core = await EmulatorCore.start(config, logger, { now: opts.now, random: opts.random, runtime });
   const api = new ApiHandler(core, logger);
   const admin = new AdminHandler(core, api, logger);
 
@@ -91,8 +110,9 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     server = createHttpServer({ maxHeaderSize: MAX_REQUEST_LINE }, onRequest);
   }
   server.keepAliveTimeout = 65_000;
-  server.on('upgrade', (req, socket) => {
-    if (!handleExecUpgrade(core.exec, req, socket)) socket.destroy();
+  const execServer = new ExecServer({ sessions: core.exec, start: (s) => core.startExec(s), logger });
+  server.on('upgrade', (req, socket, head: Buffer) => {
+    if (!execServer.handleUpgrade(req, socket, head)) socket.destroy();
   });
 
   try {
@@ -137,6 +157,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     core,
     close() {
       closing ??= (async () => {
+        execServer.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

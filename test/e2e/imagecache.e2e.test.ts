@@ -190,7 +190,7 @@ describe('ImageCache', { timeout: 900_000 }, () => {
       'imagecache-sample',
       '--type=merge',
       '-p',
-      JSON.stringify({ spec: { images: ['nginx:1.27', 'busybox:latest', 'redis:7'] } }),
+      JSON.stringify({ spec: { images: ['nginx:1.27', 'busybox:latest', 'debian:12'] } }),
     );
     const replaced = await waitFor(
       'a new cache Ready and the old one gone',
@@ -204,7 +204,7 @@ describe('ImageCache', { timeout: 900_000 }, () => {
     assert.deepEqual((await eci.admin.listImageCaches()).find((c) => c.id === replaced)?.images, [
       'nginx:1.27',
       'busybox:latest',
-      'redis:7',
+      'debian:12',
     ]);
     assert.ok(
       (await eventsOf('ImageCache', 'imagecache-sample')).some(
@@ -229,7 +229,7 @@ describe('ImageCache', { timeout: 900_000 }, () => {
       apiVersion: 'eci.alibabacloud.com/v1',
       kind: 'ImageCache',
       metadata: { name: 'short-lived' },
-      spec: { images: ['alpine:3.20'], retentionDays: 1 },
+      spec: { images: ['busybox:1.36'], retentionDays: 1 },
     });
     const r = await waitFor('Ready', async () => {
       const x = await row('short-lived');

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EmulatorAdminClient } from '../../src/emulator/admin-client.ts';
+import type { RuntimeChoice } from '../../src/emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.ts';
 import { createLogger } from '../../src/util/log.ts';
 
@@ -13,15 +14,20 @@ export interface TestEmulator {
   close(): Promise<void>;
 }
 
-/** An ECI emulator for one test file, with its own state directory, reached over the wire. */
+/**
+ * An ECI emulator for one test file, with its own state directory, reached over the wire. Its
+ * containers run as real processes where the process runtime can run (Linux, as root), as the
+ * embedded emulator does; elsewhere it says why it simulates them.
+ */
 export async function startTestEmulator(
-  opts: { vSwitches?: string[]; accessKeys?: { id: string; secret: string }[] } = {},
+  opts: { vSwitches?: string[]; runtime?: RuntimeChoice; accessKeys?: { id: string; secret: string }[] } = {},
 ): Promise<TestEmulator> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-emu-'));
   const emu = await startEmulator({
     ...(opts.accessKeys ? { config: { accessKeys: opts.accessKeys } } : {}),
     port: 0,
     stateDir,
+    runtime: opts.runtime ?? 'auto',
     logger: createLogger({ level: 'warn', name: 'test-emulator' }),
   });
   return {

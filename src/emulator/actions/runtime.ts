@@ -1,6 +1,5 @@
 import { cloudErrors } from '../cloud-errors.ts';
-import { interpret, planContainerRun } from '../convention.ts';
-import { renderLog } from '../logs.ts';
+import { LOG_BYTES_MAX, LOG_TAIL_DEFAULT, LOG_TAIL_MAX } from '../logs.ts';
 import { metricRecord } from '../metrics.ts';
 import type { GroupRecord } from '../model.ts';
 import { type ActionDef, COMMON_ACTION_PARAMS, groupsByIds } from './context.ts';
@@ -38,11 +37,11 @@ export const runtimeActions: Record<string, ActionDef> = {
       'Timestamps',
     ],
     regionRequired: true,
-    handle(ctx) {
+    async handle(ctx) {
       const p = ctx.params;
       const g = ctx.core.getGroup(p.requiredString('ContainerGroupId'));
       const name = p.requiredString('ContainerName');
-      const { spec, rt } = findContainer(g, name);
+      const { rt } = findContainer(g, name);
       const previous = p.bool('LastTime') ?? false;
       const state = previous ? rt.previous : rt;
       if (state?.startTime === undefined) {
@@ -52,25 +51,26 @@ export const runtimeActions: Record<string, ActionDef> = {
             : `Container ${name} in container group ${g.id} is waiting to start.`,
         );
       }
-      const content = renderLog(
-        {
-          container: name,
-          image: spec.image,
-          restartCount: previous ? Math.max(0, rt.restartCount - 1) : rt.restartCount,
-          state,
-          // The run's echo output follows from its command line (the convention), so it is not stored.
-          output: planContainerRun(spec, ctx.core.config.lifecycle.defaultRunSeconds).output,
-        },
-        {
-          now: ctx.now,
-          heartbeatSeconds: ctx.core.config.lifecycle.heartbeatLogSeconds,
-          tail: p.int('Tail', { min: 0 }),
-          sinceSeconds: p.int('SinceSeconds', { min: 1 }),
-          sinceTime: parseTime('StartTime', p.string('StartTime')),
-          limitBytes: p.int('LimitBytes', { min: 1 }),
-          timestamps: p.bool('Timestamps') ?? false,
-        },
-      );
+      // The documented limits: Tail 500 by default and at most 2000 lines; LimitBytes 1..1048576.
+      const tail = p.int('Tail', { min: 0 });
+      if (tail !== undefined && tail > LOG_TAIL_MAX)
+        throw cloudErrors.invalidParameter('Tail', `It must be at most ${LOG_TAIL_MAX}.`);
+      const limitBytes = p.int('LimitBytes', { min: 1 });
+      if (limitBytes !== undefined && limitBytes > LOG_BYTES_MAX)
+        throw cloudErrors.invalidParameter('LimitBytes', `It must be between 1 and ${LOG_BYTES_MAX}.`);
+      const sinceSeconds = p.int('SinceSeconds', { min: 1 });
+      const since =
+        sinceSeconds !== undefined
+          ? ctx.now - sinceSeconds * 1000
+          : parseTime('StartTime', p.string('StartTime'));
+      const content = await ctx.core.runtime.logs(g, name, {
+        previous,
+        tail: tail ?? LOG_TAIL_DEFAULT,
+        ...(since === undefined ? {} : { since }),
+        limitBytes: limitBytes ?? LOG_BYTES_MAX,
+        timestamps: p.bool('Timestamps') ?? false,
+        now: ctx.now,
+      });
       return { ContainerName: name, Content: content };
     },
   },
@@ -78,7 +78,7 @@ export const runtimeActions: Record<string, ActionDef> = {
   ExecContainerCommand: {
     params: [...COMMON_ACTION_PARAMS, 'ContainerGroupId', 'ContainerName', 'Command', 'TTY', 'Stdin', 'Sync'],
     regionRequired: true,
-    handle(ctx) {
+    async handle(ctx) {
       const p = ctx.params;
       const g = ctx.core.getGroup(p.requiredString('ContainerGroupId'));
       const name = p.requiredString('ContainerName');
@@ -95,11 +95,8 @@ export const runtimeActions: Record<string, ActionDef> = {
       if (g.status !== 'Running' || rt.state !== 'Running') {
         throw cloudErrors.incorrectStatus(`Container ${name} in container group ${g.id} is not running.`);
       }
-      if (sync) {
-        const plan = interpret(command);
-        return { SyncResponse: plan.output.map((l) => `${l}\n`).join('') };
-      }
-      const session = ctx.core.exec.open(g.id, name, command, tty);
+      if (sync) return { SyncResponse: await ctx.core.runtime.execSync(g, name, command) };
+      const session = ctx.core.exec.open(g.id, name, command, tty, p.bool('Stdin') ?? false);
       const base = new URL(ctx.core.baseUrl);
       const wsProto = base.protocol === 'https:' ? 'wss:' : 'ws:';
       return {
@@ -112,7 +109,7 @@ export const runtimeActions: Record<string, ActionDef> = {
   DescribeContainerGroupMetric: {
     params: [...COMMON_ACTION_PARAMS, 'ContainerGroupId', 'StartTime', 'EndTime', 'Period'],
     regionRequired: true,
-    handle(ctx) {
+    async handle(ctx) {
       const p = ctx.params;
       const g = ctx.core.getGroup(p.requiredString('ContainerGroupId'));
       const periodText = p.string('Period');
@@ -130,13 +127,16 @@ export const runtimeActions: Record<string, ActionDef> = {
       const records: Record<string, unknown>[] = [];
       const running = g.startedAt !== undefined;
       const stop = g.status === 'Running' ? Math.min(end, ctx.now) : Math.min(end, g.changedAt);
+      const record = async (t: number) => {
+        const sample = await ctx.core.runtime.sample(g, t);
+        if (sample !== undefined) records.push(metricRecord(g, sample, 'single'));
+      };
       if (running) {
         for (let t = Math.ceil(start / step) * step; t <= stop; t += step) {
-          if (t >= g.startedAt!) records.push(metricRecord(g, t, 'single'));
+          if (t >= g.startedAt!) await record(t);
         }
         // A group younger than one period still shows its current sample, as a monitor would.
-        if (records.length === 0 && stop >= g.startedAt! && stop >= start)
-          records.push(metricRecord(g, stop, 'single'));
+        if (records.length === 0 && stop >= g.startedAt! && stop >= start) await record(stop);
       }
       return { ContainerGroupId: g.id, Records: records };
     },
@@ -145,7 +145,7 @@ export const runtimeActions: Record<string, ActionDef> = {
   DescribeMultiContainerGroupMetric: {
     params: [...COMMON_ACTION_PARAMS, 'ContainerGroupIds', 'MetricType'],
     regionRequired: true,
-    handle(ctx) {
+    async handle(ctx) {
       const p = ctx.params;
       const ids = p.jsonStrings('ContainerGroupIds', 20);
       if (ids === undefined) throw cloudErrors.missingParameter('ContainerGroupIds');
@@ -154,11 +154,15 @@ export const runtimeActions: Record<string, ActionDef> = {
         throw cloudErrors.invalidParameter('MetricType', 'Valid values: summary.');
       }
       return {
-        MonitorDatas: groupsByIds(ctx, ids).map((g) => ({
-          ContainerGroupId: g.id,
-          Records:
-            g.status === 'Running' && g.startedAt !== undefined ? [metricRecord(g, ctx.now, 'multi')] : [],
-        })),
+        MonitorDatas: await Promise.all(
+          groupsByIds(ctx, ids).map(async (g) => {
+            const sample = g.status === 'Running' ? await ctx.core.runtime.sample(g, ctx.now) : undefined;
+            return {
+              ContainerGroupId: g.id,
+              Records: sample === undefined ? [] : [metricRecord(g, sample, 'multi')],
+            };
+          }),
+        ),
       };
     },
   },
