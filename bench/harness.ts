@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import { clusterDown, clusterUp, type ClusterInfo } from '../src/cluster/controlplane.ts';
 import { pickFreePorts } from '../src/cluster/ports.ts';
+import type { EmulatorConfigInput } from '../src/emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../src/emulator/server.ts';
 import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
 import { createKubeClients, type KubeClients } from '../src/kube/client.ts';
@@ -41,17 +42,23 @@ export interface BenchStackOptions {
   keepCluster: boolean;
   /** Extra `run` flags. */
   controllerArgs?: string[];
+  /** Emulator configuration on top of the benchmark's (quotas off). */
+  emulatorConfig?: EmulatorConfigInput;
+  /** Use the running control plane of that name instead of a fresh one (several stacks in one run). */
+  reuseCluster?: boolean;
 }
 
 export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack> {
-  say('bringing up a fresh control plane');
-  await clusterDown({ name: o.cluster, purge: true });
+  if (!o.reuseCluster) {
+    say('bringing up a fresh control plane');
+    await clusterDown({ name: o.cluster, purge: true });
+  }
   const cluster = await clusterUp({ name: o.cluster });
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-bench-emu-'));
   const emu = await startEmulator({
     port: 0,
     stateDir,
-    config: { quotas: { enabled: false } },
+    config: { ...o.emulatorConfig, quotas: { enabled: false } },
     logger: createLogger({ level: 'warn', name: 'bench-emulator' }),
   });
   const kube = await createKubeClients({ kubeconfig: cluster.kubeconfig, qps: 1000, burst: 1000 });

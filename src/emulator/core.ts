@@ -44,6 +44,11 @@ export interface CreateGroupInput {
   strategy: 'VSwitchOrdered' | 'VSwitchRandom';
   privateIpAddress?: string;
   dryRun: boolean;
+  /**
+   * Finishes a new record before it is stored and the runtime first sees it (e.g. the image cache it
+   * starts from); not called when the ClientToken returns an existing group.
+   */
+  prepare?: (g: GroupRecord) => void;
 }
 
 /** An existing EIP's address: stable for its ID (the emulator keeps no EIP inventory). */
@@ -331,6 +336,7 @@ export class EmulatorCore {
     if (input.spec.autoCreateEip === true)
       g.internetIp = `47.${96 + Math.floor(this.random() * 8)}.${Math.floor(this.random() * 256)}.${1 + Math.floor(this.random() * 254)}`;
     else if (input.spec.eipInstanceId !== undefined) g.internetIp = eipAddress(input.spec.eipInstanceId);
+    input.prepare?.(g);
     await this.commit(g);
     return g;
   }

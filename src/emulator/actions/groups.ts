@@ -59,6 +59,7 @@ export async function createFromParams(
     const vpc = region.securityGroups.find((s) => s.id === sgId)?.vpcId ?? region.vpcs[0]!.id;
     vSwitchIds = region.vSwitches.filter((v) => v.vpcId === vpc).map((v) => v.id);
   }
+  let autoCreate = false;
   const g = await ctx.core.createGroup({
     name,
     spec,
@@ -71,8 +72,12 @@ export async function createFromParams(
     strategy: p.oneOf('ScheduleStrategy', ['VSwitchOrdered', 'VSwitchRandom']) ?? 'VSwitchRandom',
     privateIpAddress: p.string('PrivateIpAddress') || undefined,
     dryRun: p.bool('DryRun') ?? false,
+    // Decided before the group is stored, so the runtime never starts pulling what a cache holds.
+    prepare: (fresh) => {
+      autoCreate = useImageCache(ctx, fresh);
+    },
   });
-  if (!g.events.some((e) => IMAGE_CACHE_REASONS.has(e.reason))) await useImageCache(ctx, g);
+  if (autoCreate) await autoCreateCache(ctx, g);
   return g;
 }
 
@@ -87,20 +92,14 @@ function checkSpotAndEip(spec: GroupSpec): void {
   }
 }
 
-const IMAGE_CACHE_REASONS = new Set([
-  'SuccessfulHitImageCache',
-  'ImageCacheNotFound',
-  'ImageCacheNotComplete',
-  'ImageCacheMissed',
-]);
-
 /**
- * The image cache a new group starts from, with the events the cloud records: ImageSnapshotId names
- * one (used when Ready; ImageCacheNotComplete or ImageCacheNotFound otherwise, and the images are
- * pulled); AutoMatchImageCache takes the best Ready match, and on a miss (ImageCacheMissed) starts a
- * cache of the group's images for the next ones, unless one is already being built.
+ * The image cache a new group starts from, with the events the cloud records (on the record, before
+ * it is stored): ImageSnapshotId names one (used when Ready; ImageCacheNotComplete or
+ * ImageCacheNotFound otherwise, and the images are pulled); AutoMatchImageCache takes the best Ready
+ * match. True on a miss that should start a cache of the group's images for the next ones (none of
+ * them is being built yet).
  */
-async function useImageCache(ctx: ActionContext, g: GroupRecord): Promise<void> {
+function useImageCache(ctx: ActionContext, g: GroupRecord): boolean {
   const { core } = ctx;
   const spec = g.spec;
   const images = [...spec.initContainers, ...spec.containers].map((c) => c.image);
@@ -108,7 +107,7 @@ async function useImageCache(ctx: ActionContext, g: GroupRecord): Promise<void> 
   const note = (type: 'Normal' | 'Warning', reason: string, message: string) =>
     recordEvent(g, { type, reason, message }, ctx.now, max);
   let hit: ImageCacheRecord | undefined;
-  const writes: Promise<void>[] = [];
+  let miss = false;
   if (spec.imageSnapshotId !== undefined) {
     const id = spec.imageSnapshotId;
     const named = [...core.store.imageCaches.values()].find((r) => r.id === id || r.snapshotId === id);
@@ -124,28 +123,7 @@ async function useImageCache(ctx: ActionContext, g: GroupRecord): Promise<void> 
     hit = core.imageCaches.bestMatch(images);
     if (hit === undefined) {
       note('Warning', 'ImageCacheMissed', 'Missed image cache.');
-      if (core.imageCaches.building(images) === undefined) {
-        try {
-          const made = await core.imageCaches.create({
-            name: autoCacheName(g.name),
-            images: [...new Set(images)],
-            size: 20,
-            tags: [],
-            vSwitchIds: [g.vSwitchId],
-            reuse: true,
-            flash: false,
-            auto: true,
-          });
-          note(
-            'Normal',
-            'ImageCacheAutoCreated',
-            `[eci.imagecache]No image cache matched; creating image cache ${made.id} for the next instances`,
-          );
-        } catch (err) {
-          // No stock for the builder: the group still runs, it only pulls its images.
-          if (!(err instanceof CloudError)) throw err;
-        }
-      }
+      miss = core.imageCaches.building(images) === undefined;
     }
   }
   if (hit !== undefined) {
@@ -157,12 +135,40 @@ async function useImageCache(ctx: ActionContext, g: GroupRecord): Promise<void> 
       `[eci.imagecache]Successfully hit image cache ${hit.id}, eci will be scheduled with this image cache.`,
     );
     hit.lastMatchedAt = ctx.now;
-    writes.push(core.store.putCache(hit));
+    core.persist(core.store.putCache(hit));
   }
-  if (g.events.length > 0) writes.push(core.store.putGroup(g));
-  // A group already Pending pulled as it entered; a hit changes what the coming start pulls.
-  core.touchGroup(g.id);
-  await Promise.all(writes);
+  return miss;
+}
+
+/** On a miss, a cache of the group's images for the next groups (as the cloud does). */
+async function autoCreateCache(ctx: ActionContext, g: GroupRecord): Promise<void> {
+  const images = [...g.spec.initContainers, ...g.spec.containers].map((c) => c.image);
+  try {
+    const made = await ctx.core.imageCaches.create({
+      name: autoCacheName(g.name),
+      images: [...new Set(images)],
+      size: 20,
+      tags: [],
+      vSwitchIds: [g.vSwitchId],
+      reuse: true,
+      flash: false,
+      auto: true,
+    });
+    recordEvent(
+      g,
+      {
+        type: 'Normal',
+        reason: 'ImageCacheAutoCreated',
+        message: `[eci.imagecache]No image cache matched; creating image cache ${made.id} for the next instances`,
+      },
+      ctx.now,
+      ctx.core.settings.maxEventsPerGroup,
+    );
+    await ctx.core.store.putGroup(g);
+  } catch (err) {
+    // No stock for the builder: the group still runs, it only pulls its images.
+    if (!(err instanceof CloudError)) throw err;
+  }
 }
 
 function autoCacheName(groupName: string): string {
