@@ -70,6 +70,11 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     o.node,
     '--node-ip',
     '127.0.0.1',
+    // The kubelet API on any free loopback port: several controllers share this machine.
+    '--kubelet-port',
+    '0',
+    '--kubelet-bind-address',
+    '127.0.0.1',
     '--metrics-port',
     String(metricsPort),
     '--metrics-bind-address',

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { BenchStack } from './harness.ts';
 import { pct, say, startBenchStack, watchRunning } from './harness.ts';
 
@@ -37,6 +38,7 @@ const CLUSTER = 'bench-imagecache';
 const NODE = 'vk-bench-imc';
 const NS = 'bench-imc';
 const out = (s: string) => process.stdout.write(`${s}\n`);
+const custom = (s: BenchStack) => s.kube.api(CustomObjectsApi);
 
 async function stack(imageDir: string, pullMs: number, reuseCluster: boolean): Promise<BenchStack> {
   const s = await startBenchStack({
@@ -102,7 +104,7 @@ async function startPods(s: BenchStack, prefix: string, n: number, annotations: 
 /** Applies an ImageCache of IMAGE and waits for it to be Ready; returns the build time (ms). */
 async function makeCache(s: BenchStack, name: string): Promise<number> {
   const t = performance.now();
-  await s.kube.custom.createClusterCustomObject({
+  await custom(s).createClusterCustomObject({
     group: 'eci.alibabacloud.com',
     version: 'v1',
     plural: 'imagecaches',
@@ -114,7 +116,7 @@ async function makeCache(s: BenchStack, name: string): Promise<number> {
     },
   });
   for (;;) {
-    const ic = (await s.kube.custom.getClusterCustomObject({
+    const ic = (await custom(s).getClusterCustomObject({
       group: 'eci.alibabacloud.com',
       version: 'v1',
       plural: 'imagecaches',

@@ -11,12 +11,14 @@ import { PodController } from '../pods/pod-controller.ts';
 import { PodInputsResolver } from '../pods/pod-inputs.ts';
 import { RefResolver } from '../pods/ref-resolver.ts';
 import { EciProvider } from '../providers/eci/eci-provider.ts';
+import { EciPodIO } from '../providers/eci/pod-io.ts';
 import { systemClock } from '../util/clock.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { parseSelectors } from '../webhook/selectors.ts';
 import { defaultClusterId } from './cluster-id.ts';
 import { openEciBackend } from './eci-backend.ts';
+import { startKubelet } from './kubelet.ts';
 import type { RunConfig } from './run-config.ts';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -119,14 +121,6 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       clock,
       log,
     });
-    const node = new NodeController({
-      kube,
-      spec: toNodeSpec(cfg.node, KUBELET_VERSION),
-      clock,
-      log,
-      events,
-      ownedInstances: () => provider.index.size,
-    });
     const pods = new PodController({
       kube,
       provider,
@@ -135,6 +129,25 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       events,
       clock,
       log,
+    });
+    // Listening before the Node is written, so the Node advertises the port really bound.
+    const kubelet = await startKubelet({
+      cfg,
+      kube,
+      events,
+      provider: new EciPodIO({ eci: backend.client, index: provider.index, clock, log }),
+      pods: { get: (namespace, name) => pods.pod(namespace, name), list: () => pods.pods() },
+      clock,
+      log,
+    });
+    closers.push(() => kubelet.close());
+    const node = new NodeController({
+      kube,
+      spec: toNodeSpec({ ...cfg.node, kubeletPort: kubelet.port }, KUBELET_VERSION),
+      clock,
+      log,
+      events,
+      ownedInstances: () => provider.index.size,
     });
     if (cfg.metrics) {
       const metrics = await startMetricsServer(cfg.metrics.port, cfg.metrics.bindAddress, {
@@ -181,7 +194,13 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       clock,
       log: log.child({ component: 'imagecaches' }),
     });
-    await Promise.all([node.run(signal), pods.run(signal), live.run(signal), imageCaches.run(signal)]);
+    await Promise.all([
+      node.run(signal),
+      pods.run(signal),
+      live.run(signal),
+      kubelet.run(signal),
+      imageCaches.run(signal),
+    ]);
   } finally {
     await closeAll();
   }

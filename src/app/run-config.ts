@@ -1,8 +1,9 @@
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseEciSettings, parseKubeProxy, type EciSettings } from '../config/eci-settings.ts';
 import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/node-options.ts';
-import type { RuntimeChoice } from '../emulator/config.ts';
+import { RUNTIME_CHOICES, type RuntimeChoice } from '../emulator/config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 
 /** The process environment, as the CLI's entry point hands it down. Nothing below it reads `process.env`. */
@@ -21,8 +22,7 @@ export interface RunFlags {
   zone?: string;
   clusterId?: string;
   emulatorStateDir?: string;
-  /** Already checked by commander (process, simulated or auto). */
-  emulatorRuntime?: RuntimeChoice;
+  emulatorRuntime?: string;
   eciProfile?: string;
   webhookPort?: string;
   webhookEndpoint?: string;
@@ -33,6 +33,12 @@ export interface RunFlags {
   kubeApiBurst?: string;
   eciQuotaMultiplier?: string;
   logLevel?: string;
+  kubeletBindAddress?: string;
+  tlsCertFile?: string;
+  tlsPrivateKeyFile?: string;
+  certDir?: string;
+  approveOwnServingCsr?: boolean;
+  clientCaFile?: string;
 }
 
 /** Everything the controller is configured with, validated; the composition root takes nothing else. */
@@ -53,6 +59,25 @@ export interface RunConfig {
   webhook?: { port: number; endpoint: string; name: string };
   metrics?: { port: number; bindAddress: string };
   logLevel: string;
+  kubelet: KubeletConfig;
+}
+
+/** The kubelet API on --kubelet-port (the port itself is a node setting: the Node advertises it). */
+export interface KubeletConfig {
+  bindAddress: string;
+  /** Both or neither: a serving certificate and key from files (in a cluster, a mounted Secret). */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Where a cluster-issued serving certificate is kept across restarts. */
+  certDir?: string;
+  /** Approve our own kubelet-serving CSR (the RBAC for it is opt-in, see deploy/). */
+  approveOwnServingCsr: boolean;
+  /** Replaces the API server's published client CA (kube-system/extension-apiserver-authentication). */
+  clientCaFile?: string;
+  /** DescribeContainerLog calls per minute all `logs -f` pollers share (60 % of ECI's 500 by default). */
+  logFollowCallsPerMinute: number;
+  /** How long one usage read serves /stats/summary and /metrics/resource. */
+  metricsCacheMs: number;
 }
 
 /**
@@ -74,6 +99,7 @@ export const RUN_DEFAULTS = {
   kubeApiBurst: '400',
   eciQuotaMultiplier: '1',
   logLevel: 'info',
+  kubeletBindAddress: '0.0.0.0',
 } as const;
 
 /** The environment variable behind each flag that has one (ack-virtual-node's names, and kubelet's). */
@@ -96,7 +122,7 @@ export function defaultEmulatorStateDir(home = os.homedir()): string {
  * wins over them (see LiveConfig). Errors name the flag or variable at fault and never echo a secret.
  */
 export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
-  const pick = <K extends keyof RunFlags>(key: K): string | undefined => {
+  const pick = (key: Exclude<keyof RunFlags, 'approveOwnServingCsr'>): string | undefined => {
     const fromFlag = flags[key];
     if (fromFlag !== undefined) return fromFlag;
     const name = (RUN_ENV as Partial<Record<keyof RunFlags, string>>)[key];
@@ -104,6 +130,10 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
     return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
   };
   const withDefault = (key: keyof typeof RUN_DEFAULTS): string => pick(key) ?? RUN_DEFAULTS[key];
+  const pickString = (key: 'tlsCertFile' | 'tlsPrivateKeyFile' | 'clientCaFile' | 'kubeletBindAddress') => {
+    const v = flags[key];
+    return v === undefined || v === '' ? undefined : v;
+  };
 
   const node = parseNodeOptions({
     nodeName: withDefault('nodeName'),
@@ -131,7 +161,7 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
     kubeProxy: parseKubeProxy(env),
     eciQuotaMultiplier: number('--eci-quota-multiplier', withDefault('eciQuotaMultiplier'), 0.01),
     emulatorStateDir: pick('emulatorStateDir') ?? defaultEmulatorStateDir(),
-    emulatorRuntime: flags.emulatorRuntime ?? 'auto',
+    emulatorRuntime: runtimeChoice(pick('emulatorRuntime') ?? 'auto'),
     eciProfile: namespacedName('--eci-profile', withDefault('eciProfile')),
     webhook:
       webhookPort === undefined
@@ -146,7 +176,48 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
         ? undefined
         : { port: port('--metrics-port', metricsPort), bindAddress: withDefault('metricsBindAddress') },
     logLevel: logLevel(withDefault('logLevel')),
+    kubelet: kubeletConfig(),
   };
+
+  function kubeletConfig(): KubeletConfig {
+    const tlsCertFile = pickString('tlsCertFile');
+    const tlsKeyFile = pickString('tlsPrivateKeyFile');
+    if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+      throw new ProductError(
+        ErrorCodes.CONFIG_INVALID,
+        `${tlsCertFile === undefined ? '--tls-cert-file' : '--tls-private-key-file'}: must be given together with ` +
+          `${tlsCertFile === undefined ? '--tls-private-key-file' : '--tls-cert-file'}`,
+      );
+    }
+    const bindAddress = pickString('kubeletBindAddress') ?? RUN_DEFAULTS.kubeletBindAddress;
+    if (isIP(bindAddress) === 0) {
+      throw new ProductError(
+        ErrorCodes.CONFIG_INVALID,
+        `--kubelet-bind-address: must be an IP address (got ${JSON.stringify(bindAddress)})`,
+      );
+    }
+    const multiplier = number('--eci-quota-multiplier', withDefault('eciQuotaMultiplier'), 0.01);
+    return {
+      bindAddress,
+      tlsCertFile,
+      tlsKeyFile,
+      certDir: pick('certDir'),
+      approveOwnServingCsr: flags.approveOwnServingCsr === true,
+      clientCaFile: pickString('clientCaFile'),
+      logFollowCallsPerMinute: Math.max(1, Math.floor(300 * multiplier)),
+      metricsCacheMs: 10_000,
+    };
+  }
+}
+
+function runtimeChoice(value: string): RuntimeChoice {
+  if (!(RUNTIME_CHOICES as readonly string[]).includes(value)) {
+    throw new ProductError(
+      ErrorCodes.CONFIG_INVALID,
+      `--emulator-runtime: must be one of ${RUNTIME_CHOICES.join(', ')} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value as RuntimeChoice;
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

@@ -91,6 +91,11 @@ export function registerDemoCommand(program: Command, env: Env): void {
           cluster.kubeconfig,
           '--node-ip',
           '127.0.0.1',
+          // The kubelet API on any free loopback port: several controllers share this machine.
+          '--kubelet-port',
+          '0',
+          '--kubelet-bind-address',
+          '127.0.0.1',
           '--emulator-state-dir',
           stateDir,
           '--webhook-port',

@@ -8,7 +8,7 @@ import {
   type RunFlags,
 } from '../app/run-config.ts';
 import { createLogger } from '../util/log.ts';
-import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-flag.ts';
+import { EMULATOR_RUNTIME_HELP } from './emulator-runtime-flag.ts';
 
 /** `run`: flags in, signals to an AbortSignal; the controller itself is src/app/controller.ts. */
 export function registerRunCommand(program: Command, env: Env): void {
@@ -29,7 +29,31 @@ export function registerRunCommand(program: Command, env: Env): void {
       '--node-ip <ip>',
       'InternalIP the API server reaches the kubelet API on (env VKUBELET_POD_IP; default: first non-loopback IPv4)',
     )
-    .option('--kubelet-port <port>', `port of the kubelet API (env KUBELET_PORT; default ${D.kubeletPort})`)
+    .option(
+      '--kubelet-port <port>',
+      `port of the kubelet API (logs, exec, attach, port-forward, stats); 0 = any free port (env KUBELET_PORT; default ${D.kubeletPort})`,
+    )
+    .option(
+      '--kubelet-bind-address <ip>',
+      `address the kubelet API listens on (default ${D.kubeletBindAddress})`,
+    )
+    .option(
+      '--tls-cert-file <file>',
+      'kubelet API serving certificate (PEM, with --tls-private-key-file); default: requested from the cluster by a CSR',
+    )
+    .option('--tls-private-key-file <file>', 'key of --tls-cert-file (PEM)')
+    .option(
+      '--cert-dir <dir>',
+      'where the cluster-issued kubelet serving certificate is kept across restarts (default: not kept)',
+    )
+    .option(
+      '--approve-own-serving-csr',
+      'approve our own kubelet-serving CSR (needs the opt-in RBAC in deploy/optional/)',
+    )
+    .option(
+      '--client-ca-file <file>',
+      "CA bundle for client certificates (default: the API server's, from kube-system/extension-apiserver-authentication)",
+    )
     .option('--cpu <quantity>', `cpu capacity the node reports (default ${D.cpu})`)
     .option('--memory <quantity>', `memory capacity the node reports (default ${D.memory})`)
     .option('--pods <count>', `pod capacity the node reports (default ${D.pods})`)
@@ -46,7 +70,7 @@ export function registerRunCommand(program: Command, env: Env): void {
       '--emulator-state-dir <dir>',
       `state directory of the embedded ECI emulator (default ${defaultEmulatorStateDir()})`,
     )
-    .option('--emulator-runtime <runtime>', `${EMULATOR_RUNTIME_HELP} (default auto)`, parseRuntimeChoice)
+    .option('--emulator-runtime <runtime>', `${EMULATOR_RUNTIME_HELP} (default auto)`)
     .option('--eci-profile <namespace/name>', `the hot-reloaded profile ConfigMap (default ${D.eciProfile})`)
     .option(
       '--webhook-port <port>',

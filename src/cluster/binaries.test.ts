@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, hasCode } from '../util/errors.ts';
-import { controlPlaneBinDir, controlPlaneBuilt, ensureControlPlaneBinaries } from './binaries.ts';
+import {
+  controlPlaneBinDir,
+  controlPlaneBuilt,
+  ensureControlPlaneBinaries,
+  metricsServerBinDir,
+} from './binaries.ts';
 import { isAlive } from './processes.ts';
 
 describe('control-plane binaries', () => {
@@ -19,10 +24,18 @@ describe('control-plane binaries', () => {
 
   it('uses a finished build from the cache without building', async () => {
     const env = { ECI_VN_CACHE: join(dir, 'done'), PATH: '/nonexistent' };
-    await mkdir(controlPlaneBinDir(env), { recursive: true });
-    await writeFile(join(controlPlaneBinDir(env), '.complete'), '');
+    for (const d of [controlPlaneBinDir(env), metricsServerBinDir(env)]) {
+      await mkdir(d, { recursive: true });
+      await writeFile(join(d, '.complete'), '');
+    }
     assert.equal(await controlPlaneBuilt(env), true);
     assert.equal(await ensureControlPlaneBinaries({ env, progress: () => {} }), controlPlaneBinDir(env));
+  });
+
+  it('builds metrics-server beside the control plane, in a directory of its own version', () => {
+    const env = { ECI_VN_CACHE: '/c' };
+    assert.equal(controlPlaneBinDir(env), '/c/control-plane/k8s-v1.34.4-etcd-v3.6.16/bin');
+    assert.equal(metricsServerBinDir(env), '/c/control-plane/metrics-server-v0.8.0/bin');
   });
 
   it('fails with GO_MISSING when a build is needed and Go is not on PATH', async () => {

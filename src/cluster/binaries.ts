@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { pathExists } from './fs.ts';
@@ -9,10 +9,12 @@ import type { ComponentName } from './state.ts';
 
 export const K8S_VERSION = '1.34.4';
 export const ETCD_VERSION = '3.6.16';
+export const METRICS_SERVER_VERSION = '0.8.0';
 
 type Env = Record<string, string | undefined>;
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../tools/build-control-plane.sh', import.meta.url));
+const METRICS_SERVER_SCRIPT = fileURLToPath(new URL('../../tools/build-metrics-server.sh', import.meta.url));
 
 /** Where tools/build-control-plane.sh puts the binaries; keep the two in step. */
 export function controlPlaneBinDir(env: Env): string {
@@ -21,12 +23,26 @@ export function controlPlaneBinDir(env: Env): string {
 }
 
 export function binaryPath(binDir: string, component: ComponentName): string {
+  // metrics-server is built and cached beside the control plane: <cache>/control-plane/metrics-server-v<v>/bin.
+  if (component === 'metrics-server') return join(metricsServerBinDirBeside(binDir), component);
   return join(binDir, component);
+}
+
+/** Where tools/build-metrics-server.sh puts its binary; keep the two in step. */
+export function metricsServerBinDir(env: Env): string {
+  return metricsServerBinDirBeside(controlPlaneBinDir(env));
+}
+
+function metricsServerBinDirBeside(controlPlaneBin: string): string {
+  return join(controlPlaneBin, '..', '..', `metrics-server-v${METRICS_SERVER_VERSION}`, 'bin');
 }
 
 /** True when a finished build is cached, i.e. `cluster up` will not need Go or a long build. */
 export async function controlPlaneBuilt(env: Env): Promise<boolean> {
-  return pathExists(join(controlPlaneBinDir(env), '.complete'));
+  return (
+    (await pathExists(join(controlPlaneBinDir(env), '.complete'))) &&
+    (await pathExists(join(metricsServerBinDir(env), '.complete')))
+  );
 }
 
 /**
@@ -50,27 +66,35 @@ export async function ensureControlPlaneBinaries(opts: {
   }
   progress(
     `[control-plane build] building control plane (first time): Kubernetes v${K8S_VERSION}, ` +
-      `etcd v${ETCD_VERSION}; cached afterwards in ${controlPlaneBinDir(env)}`,
+      `etcd v${ETCD_VERSION}, metrics-server v${METRICS_SERVER_VERSION}; cached afterwards in ` +
+      `${join(controlPlaneBinDir(env), '..', '..')}`,
   );
-  const { code, stdout, stderrTail } = await runBuild(env, progress, signal);
-  signal?.throwIfAborted();
-  if (code !== 0) {
-    throw new ProductError(
-      ErrorCodes.BUILD_FAILED,
-      `building the control plane failed (${BUILD_SCRIPT} exited with ${code}); last output:\n${stderrTail}`,
-    );
+  await build(BUILD_SCRIPT, 'the control plane', controlPlaneBinDir(env), { K8S_VERSION, ETCD_VERSION });
+  await build(METRICS_SERVER_SCRIPT, 'metrics-server', metricsServerBinDir(env), { METRICS_SERVER_VERSION });
+  return controlPlaneBinDir(env);
+
+  async function build(script: string, what: string, want: string, versions: Record<string, string>) {
+    if (await pathExists(join(want, '.complete'))) return;
+    const { code, stdout, stderrTail } = await runBuild(script, { ...env, ...versions }, progress, signal);
+    signal?.throwIfAborted();
+    if (code !== 0) {
+      throw new ProductError(
+        ErrorCodes.BUILD_FAILED,
+        `building ${what} failed (${script} exited with ${code}); last output:\n${stderrTail}`,
+      );
+    }
+    const binDir = stdout.trim().split('\n').at(-1) ?? '';
+    if (resolvePath(binDir) !== resolvePath(want) || !(await pathExists(join(want, '.complete')))) {
+      throw new ProductError(
+        ErrorCodes.BUILD_FAILED,
+        `the ${what} build reported ${JSON.stringify(binDir)}, expected ${want}`,
+      );
+    }
   }
-  const binDir = stdout.trim().split('\n').at(-1) ?? '';
-  if (binDir !== controlPlaneBinDir(env) || !(await controlPlaneBuilt(env))) {
-    throw new ProductError(
-      ErrorCodes.BUILD_FAILED,
-      `the control-plane build reported ${JSON.stringify(binDir)}, expected ${controlPlaneBinDir(env)}`,
-    );
-  }
-  return binDir;
 }
 
 function runBuild(
+  script: string,
   env: Env,
   progress: (line: string) => void,
   signal: AbortSignal | undefined,
@@ -78,8 +102,8 @@ function runBuild(
   return new Promise((resolve, reject) => {
     // The versions are pinned here so the script cannot build (and cache under) another key. Its own
     // process group lets an abort stop the go processes under it too, not only bash.
-    const child = spawn('bash', [BUILD_SCRIPT], {
-      env: { ...env, K8S_VERSION, ETCD_VERSION },
+    const child = spawn('bash', [script], {
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

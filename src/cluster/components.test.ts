@@ -10,7 +10,14 @@ const ctx: ComponentContext = {
   clusterName: 'c1',
   paths,
   pki: clusterPkiFiles(paths.pki),
-  ports: { etcdClient: 2001, etcdPeer: 2002, apiserver: 2003, controllerManager: 2004, scheduler: 2005 },
+  ports: {
+    etcdClient: 2001,
+    etcdPeer: 2002,
+    apiserver: 2003,
+    controllerManager: 2004,
+    scheduler: 2005,
+    metricsServer: 2006,
+  },
   nodeMonitorGracePeriod: '20s',
 };
 
@@ -32,6 +39,10 @@ describe('control-plane component flags', () => {
       '--kubelet-client-key=/state/c1/pki/apiserver-kubelet-client.key',
       '--kubelet-certificate-authority=/state/c1/pki/ca.crt',
       '--etcd-servers=https://127.0.0.1:2001',
+      '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+      '--requestheader-client-ca-file=/state/c1/pki/front-proxy-ca.crt',
+      '--proxy-client-cert-file=/state/c1/pki/front-proxy-client.crt',
+      '--requestheader-allowed-names=front-proxy-client',
     ],
     'kube-controller-manager': [
       '--leader-elect=false',
@@ -44,6 +55,14 @@ describe('control-plane component flags', () => {
       '--bind-address=127.0.0.1',
     ],
     'kube-scheduler': ['--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=2005'],
+    'metrics-server': [
+      '--bind-address=127.0.0.1',
+      '--secure-port=2006',
+      '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+      '--kubelet-use-node-status-port',
+      '--kubelet-certificate-authority=/state/c1/pki/ca.crt',
+      '--tls-cert-file=/state/c1/pki/metrics-server-serving.crt',
+    ],
   };
   for (const component of COMPONENTS) {
     it(`${component} gets its required flags`, () => {
@@ -67,7 +86,7 @@ describe('control-plane component flags', () => {
   it('writes kubeconfigs that point at the API server and the credential files, without key data', () => {
     const [admin, ...others] = kubeconfigFiles(ctx);
     assert.equal(admin?.path, '/state/c1/kubeconfig');
-    assert.equal(others.length, 2);
+    assert.equal(others.length, 3);
     const doc = parse(admin?.content ?? '') as {
       clusters: { cluster: { server: string; 'certificate-authority': string } }[];
       users: { user: Record<string, string> }[];

@@ -47,6 +47,11 @@ export function kubeconfigFiles(ctx: ComponentContext): { path: string; content:
       ctx.pki.certs['controller-manager'],
     ),
     entry(componentKubeconfigPath(ctx.paths, 'kube-scheduler'), 'kube-scheduler', ctx.pki.certs.scheduler),
+    entry(
+      componentKubeconfigPath(ctx.paths, 'metrics-server'),
+      'metrics-server',
+      ctx.pki.certs['metrics-server'],
+    ),
   ];
 }
 
@@ -118,6 +123,17 @@ export function componentArgs(component: ComponentName, ctx: ComponentContext): 
         `--kubelet-client-certificate=${certs['apiserver-kubelet-client'].cert}`,
         `--kubelet-client-key=${certs['apiserver-kubelet-client'].key}`,
         `--kubelet-certificate-authority=${pki.ca.cert}`,
+        // As production clusters commonly do: the node's IP first, a hostname only as a last resort.
+        '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+        // The aggregation layer (metrics.k8s.io from metrics-server): the front proxy's CA and client
+        // certificate, published in kube-system/extension-apiserver-authentication for extension servers.
+        `--requestheader-client-ca-file=${pki.frontProxy.ca.cert}`,
+        '--requestheader-allowed-names=front-proxy-client',
+        '--requestheader-username-headers=X-Remote-User',
+        '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${pki.frontProxy.client.cert}`,
+        `--proxy-client-key-file=${pki.frontProxy.client.key}`,
       ];
     case 'kube-controller-manager': {
       return [
@@ -151,7 +167,31 @@ export function componentArgs(component: ComponentName, ctx: ComponentContext): 
         '--leader-elect=false',
       ];
     }
+    case 'metrics-server': {
+      const kubeconfig = componentKubeconfigPath(paths, component);
+      return [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        `--bind-address=${LOOPBACK}`,
+        `--secure-port=${metricsServerPort(ports)}`,
+        `--tls-cert-file=${certs['metrics-server-serving'].cert}`,
+        `--tls-private-key-file=${certs['metrics-server-serving'].key}`,
+        // Scrapes kubelets (the virtual node's kubelet API) where their Node says, verifying them
+        // with the cluster CA that signs kubelet serving certificates.
+        '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+        '--kubelet-use-node-status-port',
+        `--kubelet-certificate-authority=${pki.ca.cert}`,
+        '--metric-resolution=15s',
+      ];
+    }
   }
+}
+
+/** metrics-server's port; state files older than it have none until the next `up` picks one. */
+export function metricsServerPort(ports: ClusterPorts): number {
+  if (ports.metricsServer === undefined) throw new Error('no metrics-server port in the cluster state');
+  return ports.metricsServer;
 }
 
 /** Where the component serves (the API for etcd and kube-apiserver, health for the others). */
@@ -165,6 +205,8 @@ export function componentEndpoint(component: ComponentName, ports: ClusterPorts)
       return `https://${LOOPBACK}:${ports.controllerManager}`;
     case 'kube-scheduler':
       return `https://${LOOPBACK}:${ports.scheduler}`;
+    case 'metrics-server':
+      return `https://${LOOPBACK}:${ports.metricsServer ?? 0}`;
   }
 }
 
@@ -173,6 +215,8 @@ const HEALTH_PATH: Record<ComponentName, string> = {
   'kube-apiserver': '/readyz',
   'kube-controller-manager': '/healthz',
   'kube-scheduler': '/healthz',
+  // /readyz waits for a first scrape of every node, which may never come on a cluster without one.
+  'metrics-server': '/livez',
 };
 
 export interface HealthCheck {

@@ -5,9 +5,11 @@ import { join, resolve as resolvePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { binaryPath, controlPlaneBinDir, ensureControlPlaneBinaries } from './binaries.ts';
+import { apiServiceAvailable, apply, METRICS_APISERVICE, metricsApiObjects } from './metrics-api.ts';
 import {
   apiserverUrl,
   componentArgs,
+  metricsServerPort,
   componentEndpoint,
   healthCheck,
   kubeconfigFiles,
@@ -302,6 +304,24 @@ async function start(
       return answers.find((a) => a.status !== 200) ?? { status: 200, body: '' };
     });
     say(`default ServiceAccount present (${seconds(Date.now() - t)})`);
+    // metrics.k8s.io for `kubectl top` and HPAs: metrics-server, registered through the aggregation layer.
+    // Its RBAC first: metrics-server reads the front proxy's CA from kube-system when it starts.
+    const tm = Date.now();
+    const caPem = (await readFile(pki.ca.cert)).toString();
+    for (const o of metricsApiObjects(metricsServerPort(ports), caPem))
+      await apply(base, admin, o.path, o.body);
+    const ms = await bringUp('metrics-server');
+    say(`waiting for the aggregation layer to reach metrics-server (APIService ${METRICS_APISERVICE})`);
+    await waitUntil(`APIService ${METRICS_APISERVICE} Available`, ms, timeoutMs, opts.signal, async () => {
+      const a = await probe(
+        `${base}/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_APISERVICE}`,
+        admin,
+      );
+      return a.status === 200 && !apiServiceAvailable(a.body)
+        ? { status: 503, body: a.body.slice(0, 500) }
+        : a;
+    });
+    say(`metrics.k8s.io available (${seconds(Date.now() - tm)})`);
   } catch (err) {
     say(`start failed; stopping ${started.map((p) => p.name).join(', ') || 'nothing'}`);
     for (const proc of [...started].reverse()) {
@@ -356,7 +376,14 @@ async function choosePorts(
   pinnedApiserver?: number,
 ): Promise<ClusterPorts> {
   if (pinnedApiserver !== undefined) await assertPortFree(pinnedApiserver, 'kube-apiserver');
-  const keys = ['etcdClient', 'etcdPeer', 'apiserver', 'controllerManager', 'scheduler'] as const;
+  const keys = [
+    'etcdClient',
+    'etcdPeer',
+    'apiserver',
+    'controllerManager',
+    'scheduler',
+    'metricsServer',
+  ] as const;
   // Earlier ports are kept when free: etcd remembers its peer URL, and users their API server URL.
   const chosen: Partial<ClusterPorts> = {};
   if (pinnedApiserver !== undefined) chosen.apiserver = pinnedApiserver;
@@ -384,7 +411,7 @@ async function stopComponents(
   const stopped: StoppedProcess[] = [];
   // Clients first, etcd last, so nothing logs errors about a backend that vanished under it.
   const waves: ComponentName[][] = [
-    ['kube-scheduler', 'kube-controller-manager'],
+    ['metrics-server', 'kube-scheduler', 'kube-controller-manager'],
     ['kube-apiserver'],
     ['etcd'],
   ];

@@ -59,6 +59,16 @@ describe('cluster PKI', () => {
     }
   });
 
+  it('gives the front proxy a CA of its own that signs only its client certificate', async () => {
+    const { ca, frontProxy } = clusterPkiFiles(pkiDir);
+    await run('openssl', ['verify', '-CAfile', frontProxy.ca.cert, frontProxy.client.cert]);
+    await assert.rejects(run('openssl', ['verify', '-CAfile', ca.cert, frontProxy.client.cert]));
+    await assert.rejects(
+      run('openssl', ['verify', '-CAfile', frontProxy.ca.cert, clusterPkiFiles(pkiDir).certs.admin.cert]),
+    );
+    assert.equal((await x509(frontProxy.client.cert, '-subject')).trim(), 'subject=CN = front-proxy-client');
+  });
+
   it('keeps existing certificates on a second run', async () => {
     const cert = clusterPkiFiles(pkiDir).certs.admin.cert;
     const before = await readFile(cert, 'utf8');

@@ -57,13 +57,29 @@ const CLUSTER_LEAVES = {
   'controller-manager-serving': { cn: 'kube-controller-manager', usage: 'server', ...LOOPBACK },
   scheduler: { cn: 'system:kube-scheduler', usage: 'client' },
   'scheduler-serving': { cn: 'kube-scheduler', usage: 'server', ...LOOPBACK },
+  // metrics-server: its own identity (RBAC as its upstream manifest grants), and a serving certificate
+  // for the name the aggregation layer dials it by (<service>.<namespace>.svc).
+  'metrics-server': { cn: 'system:metrics-server', usage: 'client' },
+  'metrics-server-serving': {
+    cn: 'metrics-server',
+    usage: 'server',
+    dnsNames: ['metrics-server.kube-system.svc', 'localhost'],
+    ips: ['127.0.0.1'],
+  },
 } as const satisfies Record<string, LeafSpec>;
+
+/**
+ * The aggregation layer's front proxy: a CA of its own (extension API servers trust it for requests
+ * the API server proxies, and only it) and the client certificate the API server presents with it.
+ */
+const FRONT_PROXY_CLIENT: LeafSpec = { cn: 'front-proxy-client', usage: 'client' };
 
 export type ClusterCertName = keyof typeof CLUSTER_LEAVES;
 
 export interface ClusterPki {
   ca: CertFiles;
   certs: Record<ClusterCertName, CertFiles>;
+  frontProxy: { ca: CertFiles; client: CertFiles };
   serviceAccount: { privateKey: string; publicKey: string };
 }
 
@@ -79,6 +95,7 @@ export function clusterPkiFiles(pkiDir: string): ClusterPki {
   return {
     ca: pair('ca'),
     certs,
+    frontProxy: { ca: pair('front-proxy-ca'), client: pair('front-proxy-client') },
     serviceAccount: { privateKey: join(pkiDir, 'sa.key'), publicKey: join(pkiDir, 'sa.pub') },
   };
 }
@@ -102,6 +119,11 @@ export async function ensureClusterPki(pkiDir: string, clusterName: string): Pro
     const pair = files.certs[stem];
     if (newCa || !(await pairExists(pair))) work.push(issueLeaf(files.ca, pair, spec));
   }
+  const fp = files.frontProxy;
+  const newFrontProxyCa = !(await pairExists(fp.ca));
+  if (newFrontProxyCa) await createCa(fp.ca, `eci-virtual-node-front-proxy-ca-${clusterName}`);
+  if (newFrontProxyCa || !(await pairExists(fp.client)))
+    work.push(issueLeaf(fp.ca, fp.client, FRONT_PROXY_CLIENT));
   await Promise.all(work);
   return files;
 }

@@ -6,7 +6,13 @@ import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { writeFileAtomic } from './fs.ts';
 
 /** The control-plane processes, in start order; they are stopped in reverse. */
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+export const COMPONENTS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'metrics-server',
+] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
 
 const portSchema = z.number().int().min(1).max(65535);
@@ -20,6 +26,8 @@ const stateSchema = z.object({
     apiserver: portSchema,
     controllerManager: portSchema,
     scheduler: portSchema,
+    // Absent in state files written before metrics-server was part of the cluster.
+    metricsServer: portSchema.optional(),
   }),
   nodeMonitorGracePeriod: z.string(),
   startedAt: z.string(),

@@ -19,7 +19,8 @@ export const NodeOptionsSchema = z.object({
       'must be a DNS subdomain (lowercase letters, digits, - and .)',
     ),
   nodeIp: z.ipv4().or(z.ipv6()),
-  kubeletPort: z.coerce.number().int().min(1).max(65535),
+  // 0: any free port; the Node then advertises the one bound.
+  kubeletPort: z.coerce.number().int().min(0).max(65535),
   cpu: quantity,
   memory: quantity,
   pods: z.string().regex(/^[0-9]+$/, 'must be a whole number'),

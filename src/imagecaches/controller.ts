@@ -1,5 +1,5 @@
 import type { DescribeImageCachesResponseBodyImageCaches as CloudCache } from '@alicloud/eci20180808';
-import type { V1Secret } from '@kubernetes/client-node';
+import { CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
 import { httpStatus, isNotFound, mergePatch, type KubeClients } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { listAllPages, runWatchLoop } from '../kube/watch.ts';
@@ -27,7 +27,7 @@ import {
 } from './resource.ts';
 
 export interface ImageCacheControllerOptions {
-  kube: Pick<KubeClients, 'custom' | 'core' | 'openWatch' | 'watchStats'>;
+  kube: Pick<KubeClients, 'api' | 'core' | 'openWatch' | 'watchStats'>;
   eci: Pick<EciClient, 'createImageCache' | 'describeImageCaches' | 'deleteImageCache'>;
   events: Pick<EventRecorder, 'post'>;
   clusterId: string;
@@ -59,12 +59,14 @@ export class ImageCacheController {
   /** Cloud events already turned into Kubernetes Events: cache ID → event name → count. */
   readonly #emitted = new Map<string, Map<string, number>>();
   readonly #queue: WorkQueue;
+  readonly #custom: CustomObjectsApi;
   #synced = false;
   #polled = false;
   #kick: (() => void) | undefined;
 
   constructor(o: ImageCacheControllerOptions) {
     this.#o = o;
+    this.#custom = o.kube.api(CustomObjectsApi);
     this.#queue = new WorkQueue({ clock: o.clock, concurrency: 4, retryBaseMs: 1000, retryMaxMs: 60_000 });
   }
 
@@ -90,7 +92,7 @@ export class ImageCacheController {
             list: () =>
               listAllPages(
                 (page) =>
-                  this.#o.kube.custom.listClusterCustomObject({
+                  this.#custom.listClusterCustomObject({
                     group: GROUP,
                     version: VERSION,
                     plural: PLURAL,
@@ -305,7 +307,7 @@ export class ImageCacheController {
     const others = (ic.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
     signal.throwIfAborted();
     try {
-      await this.#o.kube.custom.patchClusterCustomObject(
+      await this.#custom.patchClusterCustomObject(
         {
           group: GROUP,
           version: VERSION,
@@ -454,7 +456,7 @@ export class ImageCacheController {
       lastUpdatedTime: new Date(this.#o.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     };
     try {
-      await this.#o.kube.custom.patchClusterCustomObjectStatus(
+      await this.#custom.patchClusterCustomObjectStatus(
         {
           group: GROUP,
           version: VERSION,

@@ -2,12 +2,12 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
-  CustomObjectsApi,
   EventsV1Api,
   KubeConfig,
   PatchStrategy,
   ServerConfiguration,
   setHeaderOptions,
+  type Configuration,
   type RequestContext,
   type ResponseContext,
   RequestContext as KubeRequestContext,
@@ -34,8 +34,8 @@ export interface KubeClients {
   readonly core: CoreV1Api;
   readonly coordination: CoordinationV1Api;
   readonly events: EventsV1Api;
-  /** Custom resources (the ImageCache CRD). */
-  readonly custom: CustomObjectsApi;
+  /** Any other generated API group on the same connection pool and rate limit, e.g. `api(AuthorizationV1Api)`. */
+  api<T>(Api: new (config: Configuration) => T): T;
   /** Counts of requests sent, by HTTP method (`WATCH` for watches) — the API-server cost the benchmarks report. */
   readonly requests: Map<string, number>;
   /** Watch restarts and relists, by resource and reason. */
@@ -116,9 +116,9 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
   return {
     kc,
     core: new CoreV1Api(config),
+    api: (Api) => new Api(config),
     coordination: new CoordinationV1Api(config),
     events: new EventsV1Api(config),
-    custom: new CustomObjectsApi(config),
     requests,
     watchStats: new WatchStats(),
     openWatch: async (pathAndQuery, { signal, idleTimeoutMs }) => {

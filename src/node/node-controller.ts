@@ -131,7 +131,9 @@ export class NodeController {
     this.#node = await this.#o.kube.core.patchNodeStatus(
       {
         name: this.name,
-        body: { status: nodeStatus(this.#o.spec, this.#node?.status?.conditions, now) },
+        body: {
+          status: statusPatch(nodeStatus(this.#o.spec, this.#node?.status?.conditions, now), this.#node),
+        },
       },
       strategicMergePatch,
     );
@@ -238,4 +240,19 @@ export class NodeController {
     }
     return !signal.aborted;
   }
+}
+
+/**
+ * The status to patch, plus deletions of addresses we no longer advertise (a Node registered by an
+ * older version carries a Hostname address; a strategic merge patch merges address lists by type and
+ * would keep it).
+ */
+function statusPatch(status: V1Node['status'], current: V1Node | undefined): object {
+  const ours = new Set((status?.addresses ?? []).map((a) => a.type));
+  const stale = (current?.status?.addresses ?? []).filter((a) => !ours.has(a.type));
+  if (stale.length === 0) return status ?? {};
+  return {
+    ...status,
+    addresses: [...(status?.addresses ?? []), ...stale.map((a) => ({ type: a.type, $patch: 'delete' }))],
+  };
 }

@@ -66,10 +66,9 @@ export function nodeStatus(
     capacity: cfg.capacity,
     allocatable: cfg.capacity,
     conditions: nodeConditions(previous, now),
-    addresses: [
-      { type: 'InternalIP', address: cfg.internalIP },
-      { type: 'Hostname', address: cfg.name },
-    ],
+    // No Hostname address: the node's name resolves nowhere, and an API server (or metrics-server)
+    // preferring Hostname would fail to reach the kubelet API by it. The InternalIP is where we listen.
+    addresses: [{ type: 'InternalIP', address: cfg.internalIP }],
     daemonEndpoints: { kubeletEndpoint: { Port: cfg.kubeletPort } },
     nodeInfo: {
       kubeletVersion: cfg.kubeletVersion,

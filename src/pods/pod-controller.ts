@@ -55,6 +55,16 @@ export class PodController {
     return this.#informer.size;
   }
 
+  /** A pod bound to the node, from the informer's cache (no API call). */
+  pod(namespace: string, name: string): V1Pod | undefined {
+    return this.#informer.get(`${namespace}/${name}`);
+  }
+
+  /** Every pod bound to the node, from the informer's cache. */
+  pods(): V1Pod[] {
+    return [...this.#informer.values()];
+  }
+
   /** True once the first full sync (pods and provider instances) is done and workers run. */
   get started(): boolean {
     return this.#started;

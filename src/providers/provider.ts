@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import type { ResolvedRefs } from './eci/mapping/refs.ts';
 
@@ -89,4 +90,104 @@ export interface InstanceSweeper {
     timeoutMs?: number;
     say?: (line: string) => void;
   }): Promise<number>;
+}
+
+/** A container of a pod bound to the node, as the kubelet API found it in the pod cache. */
+export interface ContainerRef {
+  readonly pod: V1Pod;
+  readonly container: string;
+}
+
+/** One log line: its timestamp (fixed-width RFC 3339 with nanoseconds, UTC) and text (no newline). */
+export interface LogLine {
+  readonly time: string;
+  readonly text: string;
+}
+
+/** What to read of a container's log; the kubelet API applies the exact semantics on what comes back. */
+export interface LogRead {
+  /** The previous, terminated run instead of the current one. */
+  readonly previous: boolean;
+  /** At most this many of the newest lines (the backend may cap it; ECI: 2000). */
+  readonly tailLines?: number;
+  /** Nothing older than this (epoch ms); a backend may return a little more. */
+  readonly since?: number;
+  /** At most about this many bytes (a backend may return a little more). */
+  readonly limitBytes?: number;
+}
+
+export interface TerminalSize {
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * The streams of an exec or attach session, as the client asked for them. The provider reads `stdin`
+ * until it ends, writes `stdout`/`stderr` and ends them when the process's output ends, and applies
+ * each size `resize` yields.
+ */
+export interface SessionIO {
+  readonly tty: boolean;
+  readonly stdin?: NodeJS.ReadableStream;
+  readonly stdout?: NodeJS.WritableStream;
+  readonly stderr?: NodeJS.WritableStream;
+  readonly resize?: AsyncIterable<TerminalSize>;
+}
+
+/** How a command ended: its exit code, or a message when it could not run. */
+export type SessionResult = { readonly exitCode: number } | { readonly error: string };
+
+/** One container's latest resource sample. */
+export interface ContainerUsage {
+  readonly name: string;
+  /** When the sample was taken (epoch ms). */
+  readonly time: number;
+  readonly startTime?: number;
+  readonly cpu: { readonly usageNanoCores?: number; readonly usageCoreNanoSeconds?: number };
+  readonly memory: {
+    readonly workingSetBytes?: number;
+    readonly usageBytes?: number;
+    readonly rssBytes?: number;
+    readonly availableBytes?: number;
+  };
+}
+
+export interface PodUsage {
+  readonly uid: string;
+  readonly time: number;
+  readonly containers: readonly ContainerUsage[];
+  readonly cpu: ContainerUsage['cpu'];
+  readonly memory: ContainerUsage['memory'];
+  readonly network?: {
+    readonly rxBytes: number;
+    readonly txBytes: number;
+    readonly rxErrors: number;
+    readonly txErrors: number;
+  };
+}
+
+/**
+ * What the kubelet API asks of a provider: reading, entering and measuring the running pods. Each
+ * call names a pod the kubelet API found bound to the node; the provider answers from its own
+ * instances. Errors carry a ProductError code the kubelet API maps to HTTP: NOT_FOUND (no instance,
+ * no such container), INVALID_INPUT (the request cannot be served as asked, e.g. a container not
+ * running); anything else is a backend failure. Follow-mode logs are the kubelet API's: it polls
+ * `containerLogs`, shared by every follower of a container (see src/kubelet/log-follow.ts).
+ */
+export interface PodIOProvider {
+  /** The newest lines of a container's log, oldest first, with their timestamps. */
+  containerLogs(ref: ContainerRef, read: LogRead, signal: AbortSignal): Promise<LogLine[]>;
+  /** Runs `command` in the container with `io` attached; resolves when it ended. */
+  exec(
+    ref: ContainerRef,
+    command: readonly string[],
+    io: SessionIO,
+    signal: AbortSignal,
+  ): Promise<SessionResult>;
+  /** Attaches `io` to the container's main process; resolves when the session ended. */
+  attach(ref: ContainerRef, io: SessionIO, signal: AbortSignal): Promise<SessionResult>;
+  /** A TCP connection to `port` of the pod (its IP in the VPC; the emulator's bridge offline). */
+  portForward(pod: V1Pod, port: number, signal: AbortSignal): Promise<Duplex>;
+  /** The latest sample of each pod given that has one, by pod UID; all in as few calls as the backend allows. */
+  podUsage(pods: readonly V1Pod[], signal: AbortSignal): Promise<Map<string, PodUsage>>;
 }

@@ -43,6 +43,11 @@ describe('configuration, zone failover and cleanup', { timeout: 900_000 }, () =>
     NODE,
     '--node-ip',
     '127.0.0.1',
+    // The kubelet API on any free loopback port: several controllers share this machine.
+    '--kubelet-port',
+    '0',
+    '--kubelet-bind-address',
+    '127.0.0.1',
     '--eci-profile',
     `kube-system/${PROFILE}`,
   ];

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import tls from 'node:tls';
 import type { V1Lease, V1Node } from '@kubernetes/client-node';
 import { ControllerProcess } from '../support/controller.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
@@ -14,6 +15,11 @@ const controllerArgs = [
   '--node-name',
   NODE,
   '--node-ip',
+  '127.0.0.1',
+  // The kubelet API on any free loopback port: several controllers share this machine.
+  '--kubelet-port',
+  '0',
+  '--kubelet-bind-address',
   '127.0.0.1',
   '--cpu',
   '123',
@@ -58,11 +64,18 @@ describe('virtual node registration and heartbeat', { timeout: 600_000 }, () => 
     assert.equal(node.status?.capacity?.cpu, '123');
     assert.equal(node.status?.capacity?.memory, '456Gi');
     assert.equal(node.status?.allocatable?.pods, '789');
-    assert.equal(node.status?.daemonEndpoints?.kubeletEndpoint?.Port, 10250);
-    assert.deepEqual(
-      node.status?.addresses?.find((a) => a.type === 'InternalIP'),
-      { type: 'InternalIP', address: '127.0.0.1' },
-    );
+    // --kubelet-port 0: the Node advertises the port the kubelet API really bound, and it answers there.
+    const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 0;
+    assert.ok(port > 0, `advertised kubelet port ${port}`);
+    await new Promise<void>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', reject);
+    });
+    // Only the InternalIP: a Hostname address of a name nothing resolves sent API servers astray.
+    assert.deepEqual(node.status?.addresses, [{ type: 'InternalIP', address: '127.0.0.1' }]);
     assert.match(node.status?.nodeInfo?.kubeletVersion ?? '', /^v1\.34\./);
     for (const t of ['MemoryPressure', 'DiskPressure', 'PIDPressure']) {
       assert.equal(node.status?.conditions?.find((c) => c.type === t)?.status, 'False', t);

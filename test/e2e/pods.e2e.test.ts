@@ -31,7 +31,18 @@ function inCidr(ip: string, cidr: string): boolean {
 describe('pods on the virtual node run as ECI container groups', { timeout: 900_000 }, () => {
   let eci: TestEmulator;
   let controller: ControllerProcess;
-  const controllerArgs = () => ['--kubeconfig', kubeconfig, '--node-name', NODE, '--node-ip', '127.0.0.1'];
+  const controllerArgs = () => [
+    '--kubeconfig',
+    kubeconfig,
+    '--node-name',
+    NODE,
+    '--node-ip',
+    '127.0.0.1',
+    '--kubelet-port',
+    '0',
+    '--kubelet-bind-address',
+    '127.0.0.1',
+  ];
 
   before(async () => {
     eci = await startTestEmulator();

@@ -50,6 +50,11 @@ describe("the install guide's commands work word for word", { timeout: 900_000 }
       kubeconfig,
       '--node-ip',
       '127.0.0.1',
+      // The kubelet API on any free loopback port: several controllers share this machine.
+      '--kubelet-port',
+      '0',
+      '--kubelet-bind-address',
+      '127.0.0.1',
       '--webhook-port',
       '0',
       '--webhook-endpoint',

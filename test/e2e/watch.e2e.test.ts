@@ -81,6 +81,11 @@ describe('watches that never go blind', { timeout: 900_000 }, () => {
       info.kubeconfig,
       '--node-ip',
       '127.0.0.1',
+      // The kubelet API on any free loopback port: several controllers share this machine.
+      '--kubelet-port',
+      '0',
+      '--kubelet-bind-address',
+      '127.0.0.1',
       '--webhook-port',
       '0',
       '--webhook-endpoint',

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EmulatorAdminClient } from '../../src/emulator/admin-client.ts';
-import type { RuntimeChoice } from '../../src/emulator/config.ts';
+import type { EmulatorConfigInput, RuntimeChoice } from '../../src/emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.ts';
 import { createLogger } from '../../src/util/log.ts';
 
@@ -20,11 +20,17 @@ export interface TestEmulator {
  * embedded emulator does; elsewhere it says why it simulates them.
  */
 export async function startTestEmulator(
-  opts: { vSwitches?: string[]; runtime?: RuntimeChoice; accessKeys?: { id: string; secret: string }[] } = {},
+  opts: {
+    vSwitches?: string[];
+    accessKeys?: { id: string; secret: string }[];
+    /** More emulator configuration (timings), merged in. */
+    config?: EmulatorConfigInput;
+    runtime?: RuntimeChoice;
+  } = {},
 ): Promise<TestEmulator> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-emu-'));
   const emu = await startEmulator({
-    ...(opts.accessKeys ? { config: { accessKeys: opts.accessKeys } } : {}),
+    config: { ...opts.config, ...(opts.accessKeys ? { accessKeys: opts.accessKeys } : {}) },
     port: 0,
     stateDir,
     runtime: opts.runtime ?? 'auto',

@@ -122,6 +122,7 @@ export class SpdyConnection extends EventEmitter<{ close: []; goaway: [] }> {
   #lastPeerId = 0;
   #closed = false;
   #goingAway = false;
+  #peerEnded = false;
 
   constructor(socket: Duplex, o: SpdyConnectionOptions) {
     super();
@@ -129,8 +130,13 @@ export class SpdyConnection extends EventEmitter<{ close: []; goaway: [] }> {
     this.#o = o;
     this.#nextId = o.role === 'client' ? 1 : 2;
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('end', () => this.destroy());
-    socket.on('close', () => this.destroy());
+    // The peer's last frames may still wait in the inbox (header blocks inflate asynchronously).
+    const gone = () => {
+      this.#peerEnded = true;
+      if (!this.#handling) this.destroy();
+    };
+    socket.on('end', gone);
+    socket.on('close', gone);
     socket.on('error', () => this.destroy());
     if (o.idleTimeoutMs && 'setTimeout' in socket) {
       (socket as unknown as { setTimeout(ms: number, cb: () => void): void }).setTimeout(
@@ -247,6 +253,7 @@ export class SpdyConnection extends EventEmitter<{ close: []; goaway: [] }> {
       this.destroy();
     } finally {
       this.#handling = false;
+      if (this.#peerEnded && this.#inbox.length === 0) this.destroy();
     }
   }
 

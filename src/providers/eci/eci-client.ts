@@ -337,6 +337,77 @@ export class EciClient {
   }
 
   /**
+   * A container's log as ECI keeps it (`Content`: lines, each ending in a newline). `tail` at most 2000,
+   * the answer at most 1 MB; `lastTime` = the previous (terminated) run.
+   */
+  async describeContainerLog(
+    q: {
+      containerGroupId: string;
+      containerName: string;
+      tail?: number;
+      sinceSeconds?: number;
+      startTime?: string;
+      limitBytes?: number;
+      timestamps?: boolean;
+      lastTime?: boolean;
+    },
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const req = new $Eci.DescribeContainerLogRequest({ regionId: this.regionId, ...q });
+    const res = await this.#call('DescribeContainerLog', signal, (rt) =>
+      this.#sdk.describeContainerLogWithOptions(req, rt),
+    );
+    return res.body?.content ?? '';
+  }
+
+  /**
+   * Starts a command in a container; the answer's WebSocketUri carries its streams (see exec-wire.ts).
+   * `command` is the argv, sent as a JSON array.
+   */
+  async execContainerCommand(
+    q: { containerGroupId: string; containerName: string; command: string[]; tty: boolean; stdin: boolean },
+    signal?: AbortSignal,
+  ): Promise<{ webSocketUri: string }> {
+    const req = new $Eci.ExecContainerCommandRequest({
+      regionId: this.regionId,
+      containerGroupId: q.containerGroupId,
+      containerName: q.containerName,
+      command: JSON.stringify(q.command),
+      TTY: q.tty,
+      stdin: q.stdin,
+      sync: false,
+    });
+    const res = await this.#call('ExecContainerCommand', signal, (rt) =>
+      this.#sdk.execContainerCommandWithOptions(req, rt),
+    );
+    const uri = res.body?.webSocketUri;
+    if (!uri) {
+      throw new EciApiError({
+        action: 'ExecContainerCommand',
+        cloudCode: 'EmptyResponse',
+        message: 'no WebSocketUri in the answer',
+      });
+    }
+    return { webSocketUri: uri };
+  }
+
+  /** The latest resource sample of up to 20 groups in one call. */
+  async describeMultiContainerGroupMetric(
+    containerGroupIds: string[],
+    signal?: AbortSignal,
+  ): Promise<$Eci.DescribeMultiContainerGroupMetricResponseBodyMonitorDatas[]> {
+    const req = new $Eci.DescribeMultiContainerGroupMetricRequest({
+      regionId: this.regionId,
+      containerGroupIds: JSON.stringify(containerGroupIds),
+      metricType: 'summary',
+    });
+    const res = await this.#call('DescribeMultiContainerGroupMetric', signal, (rt) =>
+      this.#sdk.describeMultiContainerGroupMetricWithOptions(req, rt),
+    );
+    return res.body?.monitorDatas ?? [];
+  }
+
+  /**
    * Calls any action of the 2018-08-08 API by name with flat query parameters — for `doctor`, which
    * probes each action of the RAM policy, including the template actions SDK 2.0.3 has no method for.
    */

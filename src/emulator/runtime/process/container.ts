@@ -184,6 +184,7 @@ export async function startRun(
   await pruneLogs(path.dirname(logFile));
   const initScript = path.join(ctx.runtimeDir, 'bin', 'container-init.sh');
   const streams = await fifoStreams(ctx, dir);
+  const stdin = spec.stdin === true ? await stdinFifo(ctx, dir) : undefined;
   const child = spawn(
     ctx.busybox,
     [
@@ -221,7 +222,7 @@ export async function startRun(
     ],
     {
       detached: true,
-      stdio: ['ignore', streams.stdout.write, streams.stderr.write],
+      stdio: [stdin ?? 'ignore', streams.stdout.write, streams.stderr.write],
       env: identity.env,
       cwd: '/',
     },
@@ -230,24 +231,22 @@ export async function startRun(
   // process it started) is gone.
   close(streams.stdout.write, () => undefined);
   close(streams.stderr.write, () => undefined);
+  if (stdin !== undefined) close(stdin, () => undefined);
+  const writer = new LogWriter(logFile, { maxBytes: o.logMaxBytes, now: o.now });
   let sigkilled = false;
-  const writer = new LogWriter(logFile, {
-    maxBytes: o.logMaxBytes,
-    now: o.now,
-    // util-linux 2.38 unshare cannot pass on its child's SIGKILL (it may not reset SIGKILL's
-    // handler): it says so on stderr and exits 1. That line is the runtime's, not the container's.
-    keep: (stream, line) => {
-      if (stream === 'stderr' && line === UNSHARE_SIGKILL) {
-        sigkilled = true;
-        return false;
-      }
-      return true;
-    },
-  });
   const read = (fd: number, name: 'stdout' | 'stderr') =>
     new Promise<void>((resolve) => {
       const sock = new net.Socket({ fd, readable: true, writable: false });
-      sock.on('data', (d: Buffer) => writer.write(name, d));
+      sock.on('data', (d: Buffer) => {
+        // util-linux 2.38 unshare cannot pass on its child's SIGKILL (it may not reset SIGKILL's
+        // handler), says so and exits 1: that line is the runtime's, not the container's.
+        if (name === 'stderr' && d.includes(UNSHARE_SIGKILL)) {
+          sigkilled = true;
+          d = Buffer.from(d.toString('utf8').replace(`${UNSHARE_SIGKILL}\n`, ''));
+          if (d.length === 0) return;
+        }
+        writer.write(name, d);
+      });
       sock.once('close', () => resolve());
       sock.once('error', () => resolve());
     });
@@ -327,6 +326,16 @@ async function fifoStreams(
     return { read, write };
   };
   return { stdout: await pair(out), stderr: await pair(err) };
+}
+
+/**
+ * A container asked for `stdin: true` reads a FIFO, opened read-write so it never sees end-of-file
+ * while it runs; whoever opens /proc/1/fd/0 for writing (an attach, by exec) feeds its stdin.
+ */
+async function stdinFifo(ctx: RuntimeContext, dir: string): Promise<number> {
+  const f = path.join(dir, 'stdin.fifo');
+  await run(ctx.busybox, ['mkfifo', '-m', '0600', f]);
+  return openFd(f, constants.O_RDWR);
 }
 
 /**
