@@ -65,6 +65,11 @@ describe('ECI annotations and restarts', { timeout: 600_000 }, () => {
       NODE,
       '--node-ip',
       '127.0.0.1',
+      // The kubelet API on any free loopback port: several controllers share this machine.
+      '--kubelet-port',
+      '0',
+      '--kubelet-bind-address',
+      '127.0.0.1',
     ]);
     controller.start(eci.env);
     await waitFor('node Ready', async () =>
