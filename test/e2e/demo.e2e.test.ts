@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import os from 'node:os';
 import path from 'node:path';
 import { instanceFor } from '../../src/emulator/runtime/process/instance.ts';
-import { leftovers } from '../../src/emulator/runtime/process/testing.ts';
+import { leftovers, processRuntimeSkip } from '../../src/emulator/runtime/process/testing.ts';
 import { processSupport } from '../../src/emulator/runtime/select.ts';
 
 /**
@@ -20,7 +20,7 @@ const support = await processSupport();
 describe('the demo', { timeout: 900_000 }, () => {
   test(
     'runs on the process runtime and shows a real nginx page fetched from its pod IP, leaving nothing behind',
-    { skip: 'reason' in support ? `the process runtime cannot run here: ${support.reason}` : false },
+    { skip: processRuntimeSkip(support) },
     async () => {
       const name = `${process.env.ECI_VN_TEST_CLUSTER || 'test'}-demo`;
       const env = { ...process.env };

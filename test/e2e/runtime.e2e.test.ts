@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { sdkClient, type EciClient } from '../../src/emulator/testing.ts';
-import { leftovers } from '../../src/emulator/runtime/process/testing.ts';
+import { leftovers, processRuntimeSkip } from '../../src/emulator/runtime/process/testing.ts';
+import { processSupport } from '../../src/emulator/runtime/select.ts';
 import { kubectlApply, placementOn } from '../support/apply.ts';
 import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
@@ -40,11 +41,10 @@ describe('pods run for real on the emulator process runtime', { timeout: 900_000
   let skipReason: string | false = false;
 
   before(async () => {
+    skipReason = processRuntimeSkip(await processSupport());
     eci = await startTestEmulator();
-    if (eci.emu.core.runtime.kind !== 'process') {
-      skipReason = 'the emulator simulates containers here (the process runtime needs Linux and root)';
-      return;
-    }
+    if (skipReason) return;
+    assert.equal(eci.emu.core.runtime.kind, 'process', 'the test emulator runs containers for real');
     sdk = sdkClient(eci.emu);
     await kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true');
     await kubectl('create', 'namespace', NS);

@@ -183,8 +183,7 @@ export async function startRun(
   await mkdir(path.dirname(logFile), { recursive: true });
   await pruneLogs(path.dirname(logFile));
   const initScript = path.join(ctx.runtimeDir, 'bin', 'container-init.sh');
-  const streams = await fifoStreams(ctx, dir);
-  const stdin = spec.stdin === true ? await stdinFifo(ctx, dir) : undefined;
+  const streams = await fifoStreams(ctx, g.id, spec.name);
   const child = spawn(
     ctx.busybox,
     [
@@ -201,7 +200,9 @@ export async function startRun(
       '--ipc',
       '--mount',
       '--',
-      ctx.tools.unshare,
+      // busybox's unshare: a mount namespace is all it takes, and a static binary starts faster.
+      ctx.busybox,
+      'unshare',
       '--mount',
       '--propagation',
       'private',
@@ -211,6 +212,7 @@ export async function startRun(
       initScript,
       image.rootfs,
       dir,
+      path.join(groupDir(ctx, g.id), 'dev'),
       identity.workingDir,
       identity.uid === 0 ? '' : String(identity.uid),
       String(identity.gid),
@@ -222,7 +224,7 @@ export async function startRun(
     ],
     {
       detached: true,
-      stdio: [stdin ?? 'ignore', streams.stdout.write, streams.stderr.write],
+      stdio: ['ignore', streams.stdout.write, streams.stderr.write],
       env: identity.env,
       cwd: '/',
     },
@@ -231,22 +233,24 @@ export async function startRun(
   // process it started) is gone.
   close(streams.stdout.write, () => undefined);
   close(streams.stderr.write, () => undefined);
-  if (stdin !== undefined) close(stdin, () => undefined);
-  const writer = new LogWriter(logFile, { maxBytes: o.logMaxBytes, now: o.now });
   let sigkilled = false;
+  const writer = new LogWriter(logFile, {
+    maxBytes: o.logMaxBytes,
+    now: o.now,
+    // util-linux 2.38 unshare cannot pass on its child's SIGKILL (it may not reset SIGKILL's
+    // handler): it says so on stderr and exits 1. That line is the runtime's, not the container's.
+    keep: (stream, line) => {
+      if (stream === 'stderr' && line === UNSHARE_SIGKILL) {
+        sigkilled = true;
+        return false;
+      }
+      return true;
+    },
+  });
   const read = (fd: number, name: 'stdout' | 'stderr') =>
     new Promise<void>((resolve) => {
       const sock = new net.Socket({ fd, readable: true, writable: false });
-      sock.on('data', (d: Buffer) => {
-        // util-linux 2.38 unshare cannot pass on its child's SIGKILL (it may not reset SIGKILL's
-        // handler), says so and exits 1: that line is the runtime's, not the container's.
-        if (name === 'stderr' && d.includes(UNSHARE_SIGKILL)) {
-          sigkilled = true;
-          d = Buffer.from(d.toString('utf8').replace(`${UNSHARE_SIGKILL}\n`, ''));
-          if (d.length === 0) return;
-        }
-        writer.write(name, d);
-      });
+      sock.on('data', (d: Buffer) => writer.write(name, d));
       sock.once('close', () => resolve());
       sock.once('error', () => resolve());
     });
@@ -308,34 +312,23 @@ function openFd(file: string, flags: number): Promise<number> {
 }
 
 /**
- * The container's stdout and stderr as FIFOs, not the socket pairs Node gives a child: programs open
- * /dev/stdout (nginx logs to /var/log/nginx/*.log → /dev/stdout), which works on a pipe and fails on
- * a socket (ENXIO), as under any container runtime. The read end is opened non-blocking first, so the
- * write end opens at once.
+ * The container's stdout and stderr: the FIFOs its sandbox made, not the socket pairs Node gives a
+ * child. Programs open /dev/stdout (nginx logs to /var/log/nginx/*.log → /dev/stdout), which works on
+ * a pipe and fails on a socket (ENXIO), as under any container runtime. The read end is opened
+ * non-blocking first, so the write end opens at once; every run of the container reuses them.
  */
 async function fifoStreams(
   ctx: RuntimeContext,
-  dir: string,
+  groupId: string,
+  name: string,
 ): Promise<{ stdout: { read: number; write: number }; stderr: { read: number; write: number } }> {
-  const out = path.join(dir, 'stdout.fifo');
-  const err = path.join(dir, 'stderr.fifo');
-  await run(ctx.busybox, ['mkfifo', '-m', '0600', out, err]);
   const pair = async (f: string) => {
     const read = await openFd(f, constants.O_RDONLY | constants.O_NONBLOCK);
     const write = await openFd(f, constants.O_WRONLY);
     return { read, write };
   };
-  return { stdout: await pair(out), stderr: await pair(err) };
-}
-
-/**
- * A container asked for `stdin: true` reads a FIFO, opened read-write so it never sees end-of-file
- * while it runs; whoever opens /proc/1/fd/0 for writing (an attach, by exec) feeds its stdin.
- */
-async function stdinFifo(ctx: RuntimeContext, dir: string): Promise<number> {
-  const f = path.join(dir, 'stdin.fifo');
-  await run(ctx.busybox, ['mkfifo', '-m', '0600', f]);
-  return openFd(f, constants.O_RDWR);
+  const base = path.join(groupDir(ctx, groupId), 'fifo', name);
+  return { stdout: await pair(`${base}.out`), stderr: await pair(`${base}.err`) };
 }
 
 /**
@@ -360,7 +353,7 @@ export async function entryPid(r: Run): Promise<number | undefined> {
 /** Waits until the container's PID 1 runs (its setup is done); undefined if the chain ended first. */
 export async function waitEntry(r: Run, timeoutMs: number): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+  for (let delay = 2; ; delay = Math.min(delay * 2, 10)) {
     const pid = await entryPid(r);
     if (pid !== undefined || r.done || Date.now() > deadline) return pid;
     await new Promise((res) => setTimeout(res, delay));

@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import type { RegionConfig } from '../../config.ts';
 import { type Cidr, numberToIp, parseCidr } from '../../network.ts';
 import { CommandError, type HostTools, run } from './host.ts';
@@ -139,8 +140,12 @@ export class BridgeNetwork {
     }
   }
 
-  /** Gives the group's network namespace (held by `pid`) its eth0 on the bridge. */
-  async attach(o: {
+  /**
+   * Plugs the group's network namespace (held by `pid`) into the bridge: a veth pair whose other end
+   * is `eth0` in the namespace. Returns what the holder configures inside (see scripts.ts PAUSE):
+   * `<ip>/<prefix>`, and the VPC route on-link when the VPC is wider than the vSwitch.
+   */
+  async plug(o: {
     groupId: string;
     pid: number;
     ip: string;
@@ -150,24 +155,34 @@ export class BridgeNetwork {
     const veth = vethName(this.instance, o.groupId);
     const sub = parseCidr(o.vSwitchCidr)!;
     const vpc = parseCidr(o.vpcCidr);
-    await this.ip(['link', 'del', veth]).catch(() => undefined);
-    await this.batch([
+    const lines = [
       `link add ${veth} type veth peer name eth0 netns ${o.pid}`,
       `link set ${veth} master ${this.bridge}`,
       `link set ${veth} up`,
-    ]);
-    const inside = [`link set lo up`, `addr add ${o.ip}/${sub.prefix} dev eth0`, `link set eth0 up`];
-    if (vpc !== null && vpc.prefix < sub.prefix)
-      inside.push(`route add ${numberToIp(vpc.base)}/${vpc.prefix} dev eth0`);
-    await run(this.tools.nsenter, [`--net=/proc/${o.pid}/ns/net`, '--', this.tools.ip, '-b', '-'], {
-      input: `${inside.join('\n')}\n`,
-    });
-    return veth;
+    ];
+    try {
+      await this.batch(lines);
+    } catch (err) {
+      // A veth of an earlier attempt may be in the way: remove it and try once more.
+      if (!(err instanceof CommandError) || !/exists/i.test(err.stderr)) throw err;
+      await this.ip(['link', 'del', veth]).catch(() => undefined);
+      await this.batch(lines);
+    }
+    const route = vpc !== null && vpc.prefix < sub.prefix ? ` ${numberToIp(vpc.base)}/${vpc.prefix}` : '';
+    return `${o.ip}/${sub.prefix}${route}`;
   }
 
   /** Removes the group's veth (the kernel removes it too when the namespace goes). */
   async detach(groupId: string): Promise<void> {
-    await this.ip(['link', 'del', vethName(this.instance, groupId)]).catch(() => undefined);
+    const veth = vethName(this.instance, groupId);
+    if (
+      (await access(`/sys/class/net/${veth}`).then(
+        () => true,
+        () => false,
+      )) === false
+    )
+      return;
+    await this.ip(['link', 'del', veth]).catch(() => undefined);
   }
 
   async down(): Promise<void> {

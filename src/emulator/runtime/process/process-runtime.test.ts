@@ -12,7 +12,7 @@ import type { RunningEmulator } from '../../server.ts';
 import { startEmulator } from '../../server.ts';
 import { type EciClient, eventually, sdkClient } from '../../testing.ts';
 import { processSupport } from '../select.ts';
-import { leftovers, type Leftovers } from './testing.ts';
+import { leftovers, type Leftovers, processRuntimeSkip } from './testing.ts';
 
 /**
  * The process runtime through the official SDK: containers really run. Needs Linux and root (the
@@ -20,7 +20,7 @@ import { leftovers, type Leftovers } from './testing.ts';
  */
 
 const support = await processSupport();
-const skip = 'reason' in support ? `the process runtime cannot run here: ${support.reason}` : false;
+const skip = processRuntimeSkip(support);
 const exec = promisify(execFile);
 const REGION = 'cn-hangzhou';
 
@@ -550,6 +550,48 @@ describe('the process runtime runs containers for real', { skip, timeout: 600_00
     });
     await waitGroup(tool, 'Succeeded', (x) => x.status === 'Succeeded');
     assert.equal(await logOf(tool, 'c'), 'from the tarball as configured\n');
+  });
+
+  it('RestartContainerGroup runs the containers again; UpdateContainerGroup runs the new spec', async () => {
+    const id = await create([
+      { name: 'c', image: 'busybox', command: ['sh', '-c', 'echo first; sleep 3600'] },
+    ]);
+    await waitGroup(id, 'Running', (x) => x.containers[0]?.state === 'Running');
+    const pid1 = async () => (await run(id, 'c', ['sh', '-c', 'cat /proc/1/stat | cut -d" " -f22'])).trim();
+    const before = await pid1();
+    await eci.restartContainerGroup(
+      new $Eci.RestartContainerGroupRequest({ regionId: REGION, containerGroupId: id }),
+    );
+    const g = await waitGroup(
+      id,
+      'running again',
+      (x) =>
+        x.status === 'Running' && x.containers[0]?.state === 'Running' && x.containers[0].restartCount === 1,
+    );
+    assert.equal(g.containers[0]?.previous?.state, 'Terminated');
+    assert.notEqual(await pid1(), before, 'a new PID 1 (another start time)');
+    await eci.updateContainerGroup(
+      new $Eci.UpdateContainerGroupRequest({
+        regionId: REGION,
+        containerGroupId: id,
+        container: [
+          new $Eci.UpdateContainerGroupRequestContainer({
+            name: 'c',
+            image: 'debian',
+            command: ['sh', '-c', 'echo "second on $(head -1 /etc/os-release)"; sleep 3600'],
+          }),
+        ],
+      }),
+    );
+    await waitGroup(
+      id,
+      'updated',
+      (x) => x.status === 'Running' && x.containers[0]?.restartCount === 2,
+      180_000,
+    );
+    await eventually(async () =>
+      (await logOf(id, 'c')).startsWith('second on PRETTY_NAME') ? true : undefined,
+    );
   });
 
   it('deleting a group leaves none of its processes, links, namespaces or cgroups behind', async () => {

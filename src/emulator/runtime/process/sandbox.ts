@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RegionConfig } from '../../config.ts';
@@ -12,7 +12,8 @@ import { JOIN, PAUSE } from './scripts.ts';
 /**
  * A container group's sandbox: what its containers share, like a pod's. A holder process keeps the
  * group's network, UTS (hostname = the group's name) and IPC namespaces, and a mount namespace with
- * the group's memory-backed emptyDirs; its eth0 is on the emulator's bridge with the group's IP. On
+ * the group's /dev and memory-backed emptyDirs; its eth0 is on the emulator's bridge with the group's
+ * IP. Each container's stdout and stderr are FIFOs the holder made (`<group dir>/fifo/`). On
  * disk, the group directory holds /etc/hosts, /etc/hostname, /etc/resolv.conf and the volumes:
  * emptyDir (a directory; `Memory` medium a tmpfs of its size limit), configFile volumes (their files
  * with their modes) and NFS volumes, which are directories under the NFS directory
@@ -142,24 +143,36 @@ async function prepareVolume(
   return { path: p, readOnly: false };
 }
 
-/** Waits for the holder to say "ready" on stdout (its namespaces and mounts are set up). */
-function waitReady(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<void> {
+/** Waits for the holder to say `word` on stdout. */
+function waitFor(child: ChildProcess, word: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error('the sandbox holder did not start in time')), timeoutMs);
-    child.stdout?.on('data', (d: Buffer) => {
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onOut);
+      child.stderr?.off('data', onErr);
+      child.off('exit', onExit);
+    };
+    const onOut = (d: Buffer) => {
       out += d.toString();
-      if (out.includes('ready\n')) {
-        clearTimeout(timer);
+      if (out.includes(`${word}\n`)) {
+        cleanup();
         resolve();
       }
-    });
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
+    };
+    const onErr = (d: Buffer) => (err += d.toString());
+    const onExit = (code: number | null) => {
+      cleanup();
       reject(new Error(`the sandbox holder exited (${code}): ${err.trim()}`));
-    });
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`the sandbox holder did not say "${word}" in time: ${err.trim()}`));
+    }, timeoutMs);
+    child.stdout?.on('data', onOut);
+    child.stderr?.on('data', onErr);
+    child.once('exit', onExit);
   });
 }
 
@@ -180,6 +193,7 @@ export async function createSandbox(ctx: RuntimeContext, g: GroupRecord): Promis
 
   await ctx.cgroups.create(g.id, { cpu: g.spec.cpu, memory: g.spec.memory });
   const procs = await ctx.cgroups.create(`${g.id}/sandbox`, {});
+  const names = [...g.spec.initContainers, ...g.spec.containers].map((c) => c.name);
   const child = spawn(
     ctx.busybox,
     [
@@ -203,35 +217,41 @@ export async function createSandbox(ctx: RuntimeContext, g: GroupRecord): Promis
       PAUSE,
       'pause',
       hostname,
+      dir,
+      ...names,
+      '--',
       ...tmpfs,
     ],
     {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
       cwd: '/',
     },
   );
   child.unref();
   child.on('error', () => undefined);
+  child.stdin?.on('error', () => undefined);
   const pid = child.pid;
   try {
     if (pid === undefined) throw new Error('the sandbox holder could not be started');
-    await waitReady(child, 15_000);
-    child.stdout?.destroy();
-    child.stderr?.destroy();
+    await waitFor(child, 'ready', 15_000);
     const holder = (await identify(pid)) ?? { pid, start: 0 };
     await writeJson(path.join(dir, 'sandbox.pid.json'), holder);
     const vsw = ctx.region.vSwitches.find((v) => v.id === g.vSwitchId);
     const vpc = ctx.region.vpcs.find((v) => v.id === g.vpcId);
     if (vsw === undefined) throw new Error(`vSwitch ${g.vSwitchId} is not in the emulator's region`);
-    await ctx.network.attach({
+    const address = await ctx.network.plug({
       groupId: g.id,
       pid,
       ip: g.ip,
       vSwitchCidr: vsw.cidr,
       vpcCidr: vpc?.cidr ?? vsw.cidr,
     });
+    child.stdin?.end(`${address}\n`);
+    await waitFor(child, 'up', 15_000);
+    child.stdout?.destroy();
+    child.stderr?.destroy();
     return { groupId: g.id, dir, holder, hostname, ip: g.ip, volumes, files };
   } catch (err) {
     if (pid !== undefined) signal(pid, 'SIGKILL');

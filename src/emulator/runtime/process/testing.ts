@@ -7,6 +7,18 @@ import { vethName } from './network.ts';
 
 /** What the process runtime's tests look at on the machine: is anything of an emulator left? */
 
+/**
+ * Why the process runtime's tests skip here, or false when they run. Where they must run (CI sets
+ * ECI_VN_REQUIRE_PROCESS_RUNTIME=1), a machine that cannot run them is an error, not a skip.
+ */
+export function processRuntimeSkip(support: { reason: string } | object): string | false {
+  if (!('reason' in support)) return false;
+  const reason = `the process runtime cannot run here: ${String(support.reason)}`;
+  if (process.env.ECI_VN_REQUIRE_PROCESS_RUNTIME)
+    throw new Error(`${reason} (ECI_VN_REQUIRE_PROCESS_RUNTIME is set)`);
+  return reason;
+}
+
 const run = promisify(execFile);
 
 export interface Leftovers {
