@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
+import { privilegesFor } from '../config/cloud-privileges.ts';
 import { LiveConfig } from '../config/live-config.ts';
 import { toNodeSpec } from '../config/node-options.ts';
 import { createKubeClients } from '../kube/client.ts';
 import { ImageCacheController } from '../imagecaches/controller.ts';
 import { EventRecorder } from '../kube/events.ts';
+import { LeaderElector } from '../kube/leader-election.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { ClusterServices } from '../pods/cluster-services.ts';
@@ -31,8 +33,11 @@ export const KUBELET_VERSION = `v1.34.0-eci-virtual-node.${pkg.version}`;
  * until `signal` aborts, and closes what it opened. The CLI parses flags and signals; nothing here
  * reads the process environment.
  */
-export async function runController(cfg: RunConfig, log: Logger, signal: AbortSignal): Promise<void> {
+export async function runController(cfg: RunConfig, log: Logger, stopSignal: AbortSignal): Promise<void> {
   const clock = systemClock;
+  // Everything stops on the caller's signal, or when this replica loses the leadership it held.
+  const stopAll = new AbortController();
+  const signal = AbortSignal.any([stopSignal, stopAll.signal]);
   const kube = await createKubeClients({
     kubeconfig: cfg.kube.kubeconfig,
     inCluster: cfg.kube.inCluster,
@@ -44,12 +49,29 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
     for (const close of closers.reverse()) await close();
   };
   try {
+    // The node's own work (the pods bound to it, their Secrets, ConfigMaps and tokens, its Node and
+    // Lease, Events) as the node itself when asked: the Node authorizer grants exactly that, and
+    // NodeRestriction keeps it to this node. The ServiceAccount (`kube`) keeps the rest.
+    const asNode = cfg.impersonateNode
+      ? { user: `system:node:${cfg.node.nodeName}`, group: 'system:nodes' }
+      : undefined;
+    const nodeKube = asNode
+      ? await createKubeClients({
+          kubeconfig: cfg.kube.kubeconfig,
+          inCluster: cfg.kube.inCluster,
+          qps: cfg.kube.qps,
+          burst: cfg.kube.burst,
+          impersonate: asNode,
+        })
+      : kube;
+    if (nodeKube !== kube) closers.push(() => nodeKube.close());
     // Events get their own client and rate limit (kubelet: 50 QPS, burst 100), apart from status writes.
     const eventKube = await createKubeClients({
       kubeconfig: cfg.kube.kubeconfig,
       inCluster: cfg.kube.inCluster,
       qps: 50,
       burst: 100,
+      impersonate: asNode,
     });
     closers.push(() => eventKube.close());
     const events = new EventRecorder({
@@ -59,9 +81,16 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       clock,
       log,
     });
+    const elector =
+      cfg.leaderElection === undefined
+        ? undefined
+        : new LeaderElector({ api: kube.coordination, ...cfg.leaderElection, clock, log });
+    /** Writes to the API server happen only while leading (always, without leader election). */
+    const mayWrite = () => elector?.isLeading() ?? true;
     const live = new LiveConfig({
       kube,
-      events,
+      // Every replica reads the profile; only the leader reports a bad one, so it is reported once.
+      events: { record: (...a) => (mayWrite() ? events.record(...a) : Promise.resolve()) },
       clock,
       log,
       parseSelectors,
@@ -106,12 +135,13 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
     }
 
     const clusterId = cfg.clusterId ?? (await defaultClusterId(kube));
-    const services = new ClusterServices(kube.core, log);
+    const services = new ClusterServices(nodeKube.core, log);
     const inputs = new PodInputsResolver({
-      refs: new RefResolver(kube.core),
+      refs: new RefResolver(nodeKube.core),
       placement,
       clusterIpAccess: () => live.profile().enableClusterIp ?? cfg.kubeProxy,
       clusterAccess: (enabled) => services.get(enabled, clock.now()),
+      privileges: (namespace) => privilegesFor(live.profile().cloudPrivileges, namespace),
     });
     const provider = new EciProvider({
       eci: backend.client,
@@ -122,13 +152,15 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       log,
     });
     const pods = new PodController({
-      kube,
+      kube: nodeKube,
       provider,
       inputs: (pod) => inputs.resolve(pod),
       nodeName: cfg.node.nodeName,
       events,
       clock,
       log,
+      mayWrite,
+      writer: elector?.identity,
     });
     // Listening before the Node is written, so the Node advertises the port really bound.
     const kubelet = await startKubelet({
@@ -142,8 +174,11 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
     });
     closers.push(() => kubelet.close());
     const node = new NodeController({
-      kube,
-      spec: toNodeSpec({ ...cfg.node, kubeletPort: kubelet.port }, KUBELET_VERSION),
+      kube: nodeKube,
+      spec: {
+        ...toNodeSpec({ ...cfg.node, kubeletPort: kubelet.port }, KUBELET_VERSION),
+        selfRegistered: asNode !== undefined,
+      },
       clock,
       log,
       events,
@@ -155,7 +190,8 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
         eciCalls: () => backend.client.calls,
         pods: () => pods.podCount,
         groups: () => provider.index.size,
-        ready: () => node.ready && pods.started,
+        // A standby is ready once its caches are warm: it serves the webhook and the kubelet API too.
+        ready: () => (elector && !elector.isLeading() ? pods.synced : node.ready && pods.started),
         watchRestarts: () => kube.watchStats.restarts(),
         watchRelists: () => kube.watchStats.relists(),
       });
@@ -194,13 +230,40 @@ export async function runController(cfg: RunConfig, log: Logger, signal: AbortSi
       clock,
       log: log.child({ component: 'imagecaches' }),
     });
-    await Promise.all([
-      node.run(signal),
-      pods.run(signal),
-      live.run(signal),
-      kubelet.run(signal),
-      imageCaches.run(signal),
-    ]);
+    // Without leader election this process leads at once, for as long as it runs.
+    const leading = elector ? elector.acquire(signal) : Promise.resolve(signal);
+    let lost = false;
+    const leader = leading.then(
+      async (leadSignal) => {
+        leadSignal.addEventListener(
+          'abort',
+          () => {
+            // A replica that lost the Lease stops altogether and is restarted as a standby: its
+            // loops and caches start clean, and nothing of the old term keeps writing.
+            if (!stopSignal.aborted) {
+              lost = true;
+              stopAll.abort();
+            }
+          },
+          { once: true },
+        );
+        // Image caches are cluster-wide: only the leader reconciles them.
+        await Promise.all([node.run(leadSignal), imageCaches.run(leadSignal)]);
+      },
+      () => undefined,
+    );
+    try {
+      await Promise.all([leader, pods.run(signal, leading), live.run(signal), kubelet.run(signal)]);
+    } finally {
+      // A clean stop hands the Lease over at once instead of letting it expire.
+      await elector?.release();
+    }
+    if (lost) {
+      throw new ProductError(
+        ErrorCodes.LEADERSHIP_LOST,
+        `leader election: lost the Lease ${cfg.leaderElection?.namespace}/${cfg.leaderElection?.name}; exiting to restart as a standby`,
+      );
+    }
   } finally {
     await closeAll();
   }

@@ -5,6 +5,11 @@ import { parseEciSettings, parseKubeProxy, type EciSettings } from '../config/ec
 import { defaultNodeIp, parseNodeOptions, type NodeOptions } from '../config/node-options.ts';
 import { RUNTIME_CHOICES, type RuntimeChoice } from '../emulator/config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
+import {
+  leaderElectionConfig,
+  type LeaderElectionConfig,
+  type LeaderElectionFlags,
+} from './leader-config.ts';
 
 /** The process environment, as the CLI's entry point hands it down. Nothing below it reads `process.env`. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -41,6 +46,9 @@ export interface RunFlags {
   clientCaFile?: string;
 }
 
+/** Flags of `run` that the sections below parse in their own modules. */
+export type AllRunFlags = RunFlags & LeaderElectionFlags & { impersonateNode?: boolean };
+
 /** Everything the controller is configured with, validated; the composition root takes nothing else. */
 export interface RunConfig {
   /** Where the cluster is: a kubeconfig file, else in-cluster (a pod's ServiceAccount), else ~/.kube/config. */
@@ -60,6 +68,14 @@ export interface RunConfig {
   metrics?: { port: number; bindAddress: string };
   logLevel: string;
   kubelet: KubeletConfig;
+  /** Absent: this process leads from the start (one replica). */
+  leaderElection?: LeaderElectionConfig;
+  /**
+   * Pods and the Node are handled as `system:node:<node name>` (impersonated), so the Node authorizer
+   * and NodeRestriction confine those writes and reads to this node; the ServiceAccount keeps only
+   * what a node may not do (its configuration, the webhook, the leader Lease).
+   */
+  impersonateNode: boolean;
 }
 
 /** The kubelet API on --kubelet-port (the port itself is a node setting: the Node advertises it). */
@@ -121,7 +137,7 @@ export function defaultEmulatorStateDir(home = os.homedir()): string {
  * ack-virtual-node users set with `kubectl edit deployment`); at run time the eci-profile ConfigMap
  * wins over them (see LiveConfig). Errors name the flag or variable at fault and never echo a secret.
  */
-export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
+export function resolveRunConfig(flags: AllRunFlags, env: Env): RunConfig {
   const pick = (key: Exclude<keyof RunFlags, 'approveOwnServingCsr'>): string | undefined => {
     const fromFlag = flags[key];
     if (fromFlag !== undefined) return fromFlag;
@@ -177,6 +193,8 @@ export function resolveRunConfig(flags: RunFlags, env: Env): RunConfig {
         : { port: port('--metrics-port', metricsPort), bindAddress: withDefault('metricsBindAddress') },
     logLevel: logLevel(withDefault('logLevel')),
     kubelet: kubeletConfig(),
+    leaderElection: leaderElectionConfig(flags, env, node.nodeName),
+    impersonateNode: flags.impersonateNode === true,
   };
 
   function kubeletConfig(): KubeletConfig {

@@ -20,6 +20,7 @@ interface EmulatorCliOptions {
   quotas: boolean;
   logLevel?: string;
   runtime?: RuntimeChoice;
+  recoverState?: boolean;
 }
 
 function parsePort(value: string): number {
@@ -51,6 +52,10 @@ export function registerEmulatorCommand(program: Command): void {
       parseRuntimeChoice,
     )
     .option('--no-quotas', 'turn off the per-action quotas (Throttling.User)')
+    .option(
+      '--recover-state',
+      'start even when the state directory is damaged: keep every record that can be read, move the damaged files to <state-dir>/quarantine/',
+    )
     .option('--log-level <level>', 'log level of the JSON request log on stderr (default: info)')
     .addHelpText(
       'after',
@@ -71,6 +76,7 @@ export function registerEmulatorCommand(program: Command): void {
       const config: EmulatorConfigInput = { ...fileConfig };
       if (opts.logLevel !== undefined) config.logLevel = opts.logLevel;
       if (!opts.quotas) config.quotas = { ...fileConfig.quotas, enabled: false };
+      if (opts.recoverState === true) config.journal = { ...fileConfig.journal, recovery: 'salvage' };
       let stateDir: string | undefined;
       if (opts.memory === true) {
         delete config.stateDir;

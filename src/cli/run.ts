@@ -4,9 +4,11 @@ import {
   defaultEmulatorStateDir,
   resolveRunConfig,
   RUN_DEFAULTS as D,
+  type AllRunFlags,
   type Env,
-  type RunFlags,
 } from '../app/run-config.ts';
+import { LEADER_DEFAULTS } from '../app/leader-config.ts';
+import { ErrorCodes, hasCode } from '../util/errors.ts';
 import { createLogger } from '../util/log.ts';
 import { EMULATOR_RUNTIME_HELP } from './emulator-runtime-flag.ts';
 
@@ -97,7 +99,34 @@ export function registerRunCommand(program: Command, env: Env): void {
       `scale the client-side ECI per-minute quotas, for raised account quotas (default ${D.eciQuotaMultiplier})`,
     )
     .option('--log-level <level>', `trace, debug, info, warn or error (env LOG_LEVEL; default ${D.logLevel})`)
-    .action(async (flags: RunFlags) => {
+    .option(
+      '--impersonate-node',
+      'handle pods and the Node as system:node:<node name> (impersonated): the API server then confines the ' +
+        'controller to its own Node and the pods bound to it (needs the impersonation grant in deploy/)',
+    )
+    .option(
+      '--leader-elect',
+      'run as one of several replicas: only the holder of a Lease writes (Node, pods, ECI); every replica ' +
+        'serves the webhook and the kubelet API and keeps its caches warm',
+    )
+    .option(
+      '--leader-elect-namespace <ns>',
+      `namespace of the leader election Lease (default ${LEADER_DEFAULTS.namespace})`,
+    )
+    .option('--leader-elect-lease-name <name>', 'name of the Lease (default eci-virtual-node-<node name>)')
+    .option(
+      '--leader-elect-lease-duration <d>',
+      `how long a Lease holds unrenewed; a standby takes over this long after the leader died (default ${LEADER_DEFAULTS.leaseDuration})`,
+    )
+    .option(
+      '--leader-elect-renew-deadline <d>',
+      `the leader stops writing after failing to renew for this long (default ${LEADER_DEFAULTS.renewDeadline})`,
+    )
+    .option(
+      '--leader-elect-retry-period <d>',
+      `how often the leader renews and a standby checks (default ${LEADER_DEFAULTS.retryPeriod})`,
+    )
+    .action(async (flags: AllRunFlags) => {
       const cfg = resolveRunConfig(flags, env);
       const log = createLogger({ level: cfg.logLevel });
       const stop = new AbortController();
@@ -109,6 +138,13 @@ export function registerRunCommand(program: Command, env: Env): void {
           stop.abort();
         });
       }
-      await runController(cfg, log, stop.signal);
+      try {
+        await runController(cfg, log, stop.signal);
+      } catch (err) {
+        // Leadership lost: everything was stopped; should a handle still hold the loop, exit anyway
+        // so the Deployment restarts this replica as a standby.
+        if (hasCode(err, ErrorCodes.LEADERSHIP_LOST)) setTimeout(() => process.exit(1), 3000).unref();
+        throw err;
+      }
     });
 }

@@ -114,6 +114,9 @@ export function componentArgs(component: ComponentName, ctx: ComponentContext): 
         `--tls-private-key-file=${certs.apiserver.key}`,
         `--client-ca-file=${pki.ca.cert}`,
         '--authorization-mode=Node,RBAC',
+        // As kubeadm and managed clusters run it: a node (and the controller acting as its node) may
+        // write only its own Node, Lease and the pods bound to it.
+        '--enable-admission-plugins=NodeRestriction',
         `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
         `--service-account-key-file=${pki.serviceAccount.publicKey}`,
         `--service-account-signing-key-file=${pki.serviceAccount.privateKey}`,

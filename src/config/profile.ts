@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCloudPrivileges, type CloudPrivilegePolicy } from './cloud-privileges.ts';
 
 export const PROFILE_NAMESPACE = 'kube-system';
 export const PROFILE_NAME = 'eci-profile';
@@ -16,6 +17,8 @@ export interface Profile<S = unknown> {
   enableClusterIp?: boolean;
   /** Routing selectors for the admission webhook, as parsed by its parser. */
   selectors: S[];
+  /** Per namespace, the RAM roles, security groups, vSwitches and EIPs pods may pick by annotation. */
+  cloudPrivileges?: CloudPrivilegePolicy;
 }
 
 export class ProfileError extends Error {
@@ -65,6 +68,10 @@ export function parseProfile<S>(
   parseSelectors: (json: string) => S[],
 ): Profile<S> {
   const out: Profile<S> = { selectors: [] };
+  // ConfigMap data from the API server is always strings; anything else is refused by name, not read.
+  for (const [key, value] of Object.entries(data ?? {})) {
+    if (typeof value !== 'string') throw new ProfileError(key, `must be a string (got ${typeof value})`);
+  }
   for (const [key, schema] of Object.entries(FIELDS)) {
     const raw = data?.[key]?.trim();
     if (!raw) continue;
@@ -72,6 +79,14 @@ export function parseProfile<S>(
     if (!r.success)
       throw new ProfileError(key, `${r.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
     (out as unknown as Record<string, unknown>)[key] = r.data;
+  }
+  const privileges = data?.cloudPrivileges?.trim();
+  if (privileges) {
+    try {
+      out.cloudPrivileges = parseCloudPrivileges(privileges);
+    } catch (err) {
+      throw new ProfileError('cloudPrivileges', err instanceof Error ? err.message : String(err));
+    }
   }
   const selectors = data?.selectors?.trim();
   if (selectors) {

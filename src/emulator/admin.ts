@@ -6,7 +6,7 @@ import { CloudError } from './cloud-errors.ts';
 import { DEFAULT_QUOTAS, faultSchema, GROUP_STATUSES, quotaFor, stageSchema } from './config.ts';
 import { interpret } from './convention.ts';
 import type { EmulatorCore } from './core.ts';
-import { sendJson } from './wire.ts';
+import { MAX_DRAIN_BYTES, sendJson } from './wire.ts';
 
 /**
  * The admin API under `/_emulator/`: JSON over HTTP, unauthenticated, answered only to loopback
@@ -28,6 +28,21 @@ export class AdminError extends Error {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
+/**
+ * Host names a loopback client legitimately uses. A web page that rebinds its own name to 127.0.0.1
+ * reaches us with its name in Host; refusing it keeps such pages from reading the admin API.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return name === 'localhost' || name === '[::1]' || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
 export function isLoopback(address: string | undefined): boolean {
   return (
     address !== undefined &&
@@ -35,14 +50,27 @@ export function isLoopback(address: string | undefined): boolean {
   );
 }
 
+const MAX_JSON_BYTES = 1024 * 1024;
+
+/** A body too large; `drained` says whether it was read to its end (the connection can be reused). */
+class AdminBodyTooLarge extends AdminError {
+  readonly drained: boolean;
+  constructor(drained: boolean) {
+    super(413, 'TooLarge', `request body larger than ${MAX_JSON_BYTES} bytes`);
+    this.drained = drained;
+  }
+}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > 1024 * 1024) throw new AdminError(413, 'TooLarge', 'request body too large');
-    chunks.push(c);
+    // Read an oversized body to its end (up to a bound) so the keep-alive connection stays in step.
+    if (size > MAX_DRAIN_BYTES) throw new AdminBodyTooLarge(false);
+    if (size <= MAX_JSON_BYTES) chunks.push(c);
   }
+  if (size > MAX_JSON_BYTES) throw new AdminBodyTooLarge(true);
   if (size === 0) return {};
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -102,6 +130,18 @@ const clockBody = z.object({
 const imageCacheStatusBody = z.object({
   status: z.enum(['Preparing', 'Creating', 'Ready', 'Failed', 'Expired']),
 });
+
+function decodePathSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new AdminError(
+      400,
+      'InvalidPath',
+      `the path segment ${JSON.stringify(s)} is not valid percent-encoding`,
+    );
+  }
+}
 
 type Route = {
   method: string;
@@ -333,9 +373,30 @@ export class AdminHandler {
       });
       return;
     }
+    if (!isLoopbackHost(req.headers.host)) {
+      sendJson(res, 403, {
+        error: {
+          code: 'Forbidden',
+          message: 'the admin API answers requests addressed to a loopback host only',
+        },
+      });
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://emulator');
     const path = url.pathname.slice(ADMIN_PREFIX.length) || '/';
     try {
+      // Cross-site form posts and fetch "simple requests" cannot send application/json without a CORS
+      // preflight, which this API never answers: requiring it for every change stops CSRF.
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== 'application/json') {
+          throw new AdminError(
+            415,
+            'UnsupportedMediaType',
+            `${req.method} requests must have content-type application/json (got ${type || 'none'})`,
+          );
+        }
+      }
       const matching = this.routes.filter((r) => r.pattern.test(path));
       if (matching.length === 0) throw new AdminError(404, 'NotFound', `no admin route ${path}`);
       const route = matching.find((r) => r.method === req.method);
@@ -343,7 +404,7 @@ export class AdminHandler {
         throw new AdminError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}`);
       const m = route.pattern.exec(path)!;
       const decoded = Object.assign(
-        [...m].map((x) => (x === undefined ? x : decodeURIComponent(x))),
+        [...m].map((x) => (x === undefined ? x : decodePathSegment(x))),
         {
           index: m.index,
           input: m.input,
@@ -354,6 +415,7 @@ export class AdminHandler {
     } catch (err) {
       if (err instanceof AdminError || err instanceof CloudError) {
         const status = err instanceof CloudError && err.code === 'IncorrectStatus' ? 409 : err.status;
+        if (err instanceof AdminBodyTooLarge && !err.drained) res.setHeader('connection', 'close');
         sendJson(res, status, { error: { code: err.code, message: err.message } });
       } else {
         this.logger.error({ err, path }, 'emulator admin request failed');

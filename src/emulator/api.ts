@@ -1,14 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../util/log.ts';
-import { ACTIONS, API_VERSION, type ActionContext } from './actions/index.ts';
+import { actionNamed, API_VERSION, type ActionContext } from './actions/index.ts';
 import { checkRegion } from './actions/context.ts';
-import { authenticate } from './auth.ts';
+import { authenticate, nonceWindowMs } from './auth.ts';
 import { CloudError, cloudErrors } from './cloud-errors.ts';
 import type { EmulatorCore } from './core.ts';
 import { Params } from './params.ts';
 import { NonceCache } from './signature.ts';
-import { actionParams, errorBody, newRequestId, readWireRequest, sendJson } from './wire.ts';
+import {
+  actionParams,
+  BodyTooLargeError,
+  errorBody,
+  newRequestId,
+  readWireRequest,
+  sendJson,
+} from './wire.ts';
 
 /** Per-action request counts by result code, and latency, for the admin API. */
 export interface ActionStats {
@@ -33,7 +40,8 @@ export class ApiHandler {
   constructor(core: EmulatorCore, logger: Logger) {
     this.core = core;
     this.logger = logger;
-    this.nonces = new NonceCache(core.config.auth.nonceTtlSeconds * 1000);
+    const { maxClockSkewSeconds, nonceTtlSeconds } = core.config.auth;
+    this.nonces = new NonceCache(nonceWindowMs(maxClockSkewSeconds * 1000, nonceTtlSeconds * 1000));
     this.keys = new Map(core.config.accessKeys.map((k) => [k.id, k.secret]));
     this.hostId = `eci.${core.config.region.id}.aliyuncs.com`;
   }
@@ -47,7 +55,7 @@ export class ApiHandler {
     try {
       const wire = await readWireRequest(req);
       if (wire.path !== '/' || wire.action === undefined) throw cloudErrors.actionNotFound();
-      const def = ACTIONS[wire.action];
+      const def = actionNamed(wire.action);
       if (def === undefined) throw cloudErrors.actionNotFound();
       action = wire.action;
       if (wire.version !== API_VERSION) throw cloudErrors.invalidVersion(wire.version ?? '(missing)');
@@ -97,12 +105,19 @@ export class ApiHandler {
       }
       status = e.status;
       code = e.code;
+      // The rest of a body we stopped reading would be taken for the next request: close instead.
+      if (e instanceof BodyTooLargeError && !e.drained) res.setHeader('connection', 'close');
       if (!res.headersSent) sendJson(res, e.status, errorBody(e, requestId, this.hostId), requestId);
     } finally {
       const ms = Math.round((performance.now() - started) * 100) / 100;
       this.record(action, code, ms);
       this.logger.info({ action, status, code, ms, requestId }, 'eci request');
     }
+  }
+
+  /** Counts a request refused before it could be read (its action unknown), for the stats. */
+  recordUnparsed(code: string): void {
+    this.record('(unparsed)', code, 0);
   }
 
   private record(action: string, code: string, ms: number): void {

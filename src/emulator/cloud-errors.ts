@@ -26,6 +26,17 @@ export const cloudErrors = {
   invalidVersion: (version: string) =>
     new CloudError(400, 'InvalidVersion', `Specified parameter Version is not valid. Version: ${version}`),
 
+  // --- gateway: request size and framing ---
+  requestHeaderTooLarge: (limit: number) =>
+    new CloudError(
+      431,
+      'RequestHeaderFieldsTooLarge',
+      `The request line and headers exceed ${limit} bytes; the SDK sends RPC parameters in the URL, so the request has too many or too long parameters.`,
+    ),
+  requestBodyTooLarge: (limit: number) =>
+    new CloudError(413, 'RequestEntityTooLarge', `The request body exceeds ${limit} bytes.`),
+  malformedRequest: () => new CloudError(400, 'MalformedRequest', 'The HTTP request could not be parsed.'),
+
   // --- gateway: authentication ---
   incompleteSignature: (detail: string) =>
     new CloudError(

@@ -219,7 +219,10 @@ export const emulatorConfigSchema = z
       .object({
         /** How far x-acs-date / Timestamp may be from the emulator's clock (the cloud allows 15 min). */
         maxClockSkewSeconds: z.number().int().positive().default(900),
-        /** How long a SignatureNonce stays used. */
+        /**
+         * How long a SignatureNonce stays used; never less than twice the clock skew, the longest a
+         * request carrying it can still pass the timestamp check.
+         */
         nonceTtlSeconds: z.number().int().positive().default(900),
       })
       .prefault({}),
@@ -279,6 +282,13 @@ export const emulatorConfigSchema = z
       .object({
         /** fsync before answering a write; off only for throw-away benchmarks. */
         fsync: z.boolean().default(true),
+        /**
+         * When acknowledged changes cannot be read back on start (a damaged line with intact ones after
+         * it, a missing journal): `refuse` to start (default), or `salvage` what can be read, keeping the
+         * damaged files in the state directory's quarantine/. A torn last line is always cut, and a
+         * damaged snapshot is always rebuilt from the previous generation.
+         */
+        recovery: z.enum(['refuse', 'salvage']).default('refuse'),
         /** Rewrite the snapshot when the journal grows past this many bytes. */
         compactBytes: z
           .number()

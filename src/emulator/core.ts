@@ -146,6 +146,7 @@ export class EmulatorCore {
           dir: config.stateDir,
           fsync: config.journal.fsync,
           compactBytes: config.journal.compactBytes,
+          recovery: config.journal.recovery,
           logger,
           source: () => core.store.records(),
         },

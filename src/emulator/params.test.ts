@@ -33,8 +33,25 @@ describe('unflatten', () => {
     },
   ];
   for (const c of cases) {
-    it(c.name, () => assert.deepEqual(unflatten(new Map(Object.entries(c.flat))), c.want));
+    // The tree's objects have no prototype; compare their content.
+    const plain = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
+    it(c.name, () => assert.deepEqual(plain(unflatten(new Map(Object.entries(c.flat)))), c.want));
   }
+
+  it('keeps __proto__ and constructor as ordinary keys', () => {
+    const t = unflatten(
+      new Map([
+        ['__proto__.DryRun', 'true'],
+        ['constructor.prototype.DryRun', 'true'],
+      ]),
+    );
+    assert.equal(Object.getPrototypeOf(t), null);
+    assert.deepEqual(Object.keys(t), ['__proto__', 'constructor']);
+    assert.equal(({} as Record<string, unknown>).DryRun, undefined);
+    const p = new Params(t);
+    assert.equal(p.has('toString'), false);
+    assert.equal(p.string('hasOwnProperty'), undefined);
+  });
 });
 
 function errorOf(fn: () => unknown): CloudError {

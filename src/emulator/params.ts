@@ -5,6 +5,10 @@ import { cloudErrors } from './cloud-errors.ts';
  * indexes (`Container.1.EnvironmentVar.2.Key`, `Tag.1.Value`, `NtpServer.1`); `unflatten` turns them back
  * into a tree, and `Params` reads typed values from it with the cloud's errors for missing or malformed
  * values.
+ *
+ * Every object of the tree is made without a prototype and read only through own properties: a
+ * parameter name is data chosen by the caller, so `__proto__.X`, `constructor.prototype.X` or `toString`
+ * must be ordinary keys, never a path into Object.prototype (which would change every later request).
  */
 
 export type Tree = { [key: string]: Node };
@@ -18,7 +22,7 @@ export function unflatten(flat: ReadonlyMap<string, string>): Tree {
   // ordered; `lists` remembers which objects are lists.
   type Building = { [key: string]: Building | string };
   const lists = new WeakSet<Building>();
-  const root: Building = {};
+  const root = bag<Building>();
   for (const [key, value] of flat) {
     const parts = key.split('.');
     let node: Building = root;
@@ -28,9 +32,9 @@ export function unflatten(flat: ReadonlyMap<string, string>): Tree {
         node[part] = value;
         break;
       }
-      const next = node[part];
+      const next = own(node, part);
       if (next === undefined || typeof next === 'string') {
-        const child: Building = {};
+        const child = bag<Building>();
         if (INDEX.test(parts[i + 1]!)) lists.add(child);
         node[part] = child;
         node = child;
@@ -46,11 +50,21 @@ export function unflatten(flat: ReadonlyMap<string, string>): Tree {
         .sort((x, y) => Number(x[0]) - Number(y[0]))
         .map(([, v]) => (typeof v === 'string' ? v : finish(v)));
     }
-    const out: Tree = {};
+    const out = bag<Tree>();
     for (const [k, v] of Object.entries(b)) out[k] = typeof v === 'string' ? v : finish(v);
     return out;
   };
   return finish(root) as Tree;
+}
+
+/** An object with no prototype: any string is an ordinary key of it. */
+function bag<T extends object>(): T {
+  return Object.create(null) as T;
+}
+
+/** The own property `key` of `o`, never one inherited. */
+function own<T>(o: { [key: string]: T }, key: string): T | undefined {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
 }
 
 /** Typed, validated access to one (sub)tree of parameters; `path` names it in error messages. */
@@ -72,7 +86,7 @@ export class Params {
   }
 
   has(key: string): boolean {
-    return this.tree[key] !== undefined;
+    return own(this.tree, key) !== undefined;
   }
 
   keys(): string[] {
@@ -80,7 +94,7 @@ export class Params {
   }
 
   string(key: string): string | undefined {
-    const v = this.tree[key];
+    const v = own(this.tree, key);
     if (v === undefined) return undefined;
     if (typeof v !== 'string') throw cloudErrors.invalidParameter(this.name(key), 'Expected a string.');
     return v;
@@ -139,7 +153,7 @@ export class Params {
 
   /** A list of scalars (`NtpServer.1`, `Container.1.Command.2`). */
   strings(key: string): string[] {
-    const v = this.tree[key];
+    const v = own(this.tree, key);
     if (v === undefined) return [];
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
       throw cloudErrors.invalidParameter(this.name(key), 'Expected a list of strings.');
@@ -149,7 +163,7 @@ export class Params {
 
   /** A list of structures (`Container.1.Image`, `Tag.2.Key`). */
   list(key: string): Params[] {
-    const v = this.tree[key];
+    const v = own(this.tree, key);
     if (v === undefined) return [];
     if (!Array.isArray(v)) throw cloudErrors.invalidParameter(this.name(key), 'Expected a list.');
     return v.map((item, i) => {
@@ -162,7 +176,7 @@ export class Params {
 
   /** A nested structure (`DnsConfig.NameServer.1`, `LivenessProbe.HttpGet.Path`). */
   struct(key: string): Params | undefined {
-    const v = this.tree[key];
+    const v = own(this.tree, key);
     if (v === undefined) return undefined;
     if (typeof v === 'string' || Array.isArray(v)) {
       throw cloudErrors.invalidParameter(this.name(key), 'Expected a structure.');

@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { createLogger, type Logger } from '../util/log.ts';
 import { ADMIN_PREFIX, AdminHandler } from './admin.ts';
@@ -20,18 +21,13 @@ import {
 import { EmulatorCore } from './core.ts';
 import { ExecServer } from './exec.ts';
 import { openRuntime } from './runtime/select.ts';
+import { cloudErrors } from './cloud-errors.ts';
+import { MAX_DRAIN_BYTES, MAX_HEADER_BYTES, rawErrorResponse } from './wire.ts';
 
 /**
  * Starting and stopping the emulator, in-process (tests, the controller's `run`) or from the CLI.
  * The RPC API is served at `/`, the admin API at `/_emulator/`.
  */
-
-/**
- * The SDK sends every RPC parameter in the URL, and a create carries its configuration files there
- * (up to 32 KiB each, base64): Node's default 16 KiB header limit would turn such a create into an
- * empty 431 answer the SDK cannot parse.
- */
-const MAX_REQUEST_LINE = 4 * 1024 * 1024;
 
 export interface StartEmulatorOptions {
   /** Configuration (validated); the fields below override it. */
@@ -105,11 +101,35 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
   let server: Server;
   if (config.tls !== undefined) {
     const [cert, key] = await Promise.all([readFile(config.tls.certFile), readFile(config.tls.keyFile)]);
-    server = createHttpsServer({ cert, key, maxHeaderSize: MAX_REQUEST_LINE }, onRequest);
+    server = createHttpsServer({ cert, key, maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
   } else {
-    server = createHttpServer({ maxHeaderSize: MAX_REQUEST_LINE }, onRequest);
+    server = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
   }
   server.keepAliveTimeout = 65_000;
+  const hostId = `eci.${config.region.id}.aliyuncs.com`;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const e =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? cloudErrors.requestHeaderTooLarge(MAX_HEADER_BYTES)
+        : cloudErrors.malformedRequest();
+    logger.info({ status: e.status, code: e.code, parser: err.code }, 'eci request refused before parsing');
+    api.recordUnparsed(e.code);
+    // The client may still be sending the rest of its request: read and drop it (bounded), so it gets
+    // to read this answer instead of a connection reset; then the connection closes.
+    let dropped = 0;
+    socket.on('data', (d: Buffer) => {
+      dropped += d.length;
+      if (dropped > MAX_DRAIN_BYTES) socket.destroy();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.end(rawErrorResponse(e, hostId));
+    socket.resume();
+    setTimeout(() => socket.destroy(), 10_000).unref();
+  });
   const execServer = new ExecServer({ sessions: core.exec, start: (s) => core.startExec(s), logger });
   server.on('upgrade', (req, socket, head: Buffer) => {
     if (!execServer.handleUpgrade(req, socket, head)) socket.destroy();

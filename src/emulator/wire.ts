@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { CloudError } from './cloud-errors.ts';
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { CloudError, cloudErrors } from './cloud-errors.ts';
 
 /**
  * The RPC wire format: what a request looks like after it is read off the socket, and how answers are
@@ -39,6 +39,26 @@ export const COMMON_PARAMETERS = new Set([
 ]);
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Request line and headers. The SDK puts every RPC parameter in the URL, so a valid large pod (many
+ * env vars, long commands) makes a long one; Node's default (16 KiB) refused them with a bare 431.
+ */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+/**
+ * A body over MAX_BODY_BYTES is read to its end and dropped, so a keep-alive connection stays in step
+ * for the next request; past this much, the connection is closed instead of reading on.
+ */
+export const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
+
+/** A body too large; `drained` says whether it was read to its end (the connection can be reused). */
+export class BodyTooLargeError extends CloudError {
+  readonly drained: boolean;
+  constructor(drained: boolean) {
+    const e = cloudErrors.requestBodyTooLarge(MAX_BODY_BYTES);
+    super(e.status, e.code, e.message);
+    this.drained = drained;
+  }
+}
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
@@ -57,10 +77,10 @@ export async function readWireRequest(req: IncomingMessage): Promise<WireRequest
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw new CloudError(413, 'RequestEntityTooLarge', 'The request body is too large.');
-    chunks.push(chunk);
+    if (size > MAX_DRAIN_BYTES) throw new BodyTooLargeError(false);
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   }
+  if (size > MAX_BODY_BYTES) throw new BodyTooLargeError(true);
   const body = Buffer.concat(chunks);
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -122,4 +142,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, req
   res.setHeader('content-length', Buffer.byteLength(text));
   if (requestId !== undefined) res.setHeader('x-acs-request-id', requestId);
   res.end(text);
+}
+
+/**
+ * A whole HTTP/1.1 error answer as bytes, for a request Node's parser refused before any handler saw
+ * it (headers too large, malformed framing): the client still gets the cloud's JSON error and a
+ * RequestId instead of a bare status, and the connection is closed because its framing is unknown.
+ */
+export function rawErrorResponse(err: CloudError, hostId: string): string {
+  const requestId = newRequestId();
+  const text = JSON.stringify(errorBody(err, requestId, hostId));
+  return (
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n` +
+    'content-type: application/json;charset=utf-8\r\n' +
+    `content-length: ${Buffer.byteLength(text)}\r\n` +
+    `x-acs-request-id: ${requestId}\r\n` +
+    'connection: close\r\n\r\n' +
+    text
+  );
 }

@@ -8,7 +8,7 @@ import type { EciClient } from '../providers/eci/eci-client.ts';
 import { EciApiError } from '../providers/eci/eci-errors.ts';
 import { tagValue } from '../providers/eci/mapping/tags.ts';
 import type { Clock } from '../util/clock.ts';
-import { describeError } from '../util/errors.ts';
+import { describeError, ErrorCodes, ProductError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { decide, statusChanged, statusFor, type Action } from './reconcile.ts';
 import { buildCreateRequest, IMC_TAGS, specHash, tagOf, type CachePlacement } from './request.ts';
@@ -335,13 +335,25 @@ export class ImageCacheController {
       return await this.#o.kube.core.readNamespacedSecret({ namespace: namespace!, name: name! });
     } catch (err) {
       if (isNotFound(err)) return undefined;
+      if (httpStatus(err) === 403)
+        throw new ProductError(
+          ErrorCodes.KUBE_API,
+          `Secret ${namespace}/${name} (spec.imagePullSecrets) cannot be read: the controller's RBAC does not ` +
+            'grant get on Secrets (deploy/00-rbac.yaml)',
+          { cause: err },
+        );
       throw err;
     }
   }
 
   async #create(ic: ImageCacheObject, spec: ImageCacheSpec, signal: AbortSignal): Promise<void> {
     const secrets = new Map<string, V1Secret | undefined>();
-    for (const ref of spec.imagePullSecrets) secrets.set(ref, await this.#readSecret(ref));
+    try {
+      for (const ref of spec.imagePullSecrets) secrets.set(ref, await this.#readSecret(ref));
+    } catch (err) {
+      if (err instanceof ProductError) this.#event(ic, 'Warning', 'SecretNotReadable', err.message);
+      throw err;
+    }
     const built = buildCreateRequest(ic, spec, {
       clusterId: this.#o.clusterId,
       placement: this.#o.placement(),

@@ -27,6 +27,13 @@ export interface KubeClientOptions {
   qps?: number;
   burst?: number;
   userAgent?: string;
+  /**
+   * Act as this user and group (Impersonate-User / Impersonate-Group headers). The controller's
+   * pod and Node work runs as `system:node:<node>` in `system:nodes`, so the API server's Node
+   * authorizer and NodeRestriction confine it to its own Node and the pods bound to it; RBAC lets the
+   * ServiceAccount impersonate exactly that one user.
+   */
+  impersonate?: { user: string; group: string };
 }
 
 export interface KubeClients {
@@ -106,6 +113,10 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
           await bucket.take();
           ctx.setDispatcher(dispatcher);
           ctx.setHeaderParam('User-Agent', userAgent);
+          if (opts.impersonate) {
+            ctx.setHeaderParam('Impersonate-User', opts.impersonate.user);
+            ctx.setHeaderParam('Impersonate-Group', opts.impersonate.group);
+          }
           count(ctx.getHttpMethod().toString());
           return ctx;
         },
@@ -131,7 +142,14 @@ export async function createKubeClients(opts: KubeClientOptions = {}): Promise<K
       count('WATCH');
       return request(url, {
         method: 'GET',
-        headers: { ...ctx.getHeaders(), 'User-Agent': userAgent, Accept: 'application/json' },
+        headers: {
+          ...ctx.getHeaders(),
+          'User-Agent': userAgent,
+          Accept: 'application/json',
+          ...(opts.impersonate
+            ? { 'Impersonate-User': opts.impersonate.user, 'Impersonate-Group': opts.impersonate.group }
+            : {}),
+        },
         dispatcher,
         signal,
         headersTimeout: 30_000,

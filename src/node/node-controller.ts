@@ -2,7 +2,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { isConflict, isNotFound, strategicMergePatch, type KubeClients } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { runWatchLoop } from '../kube/watch.ts';
-import { Backoff } from '../util/backoff.ts';
+import { Backoff, fullJitter } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
 import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -11,6 +11,7 @@ import {
   buildNode,
   mergeTaints,
   nodeLabels,
+  PROVIDER_TAINT,
   nodeMetadataCurrent,
   nodeStatus,
   type NodeSpecConfig,
@@ -73,7 +74,7 @@ export class NodeController {
         await this.#register();
         break;
       } catch (err) {
-        const delay = backoff.next();
+        const delay = fullJitter(backoff.next());
         this.#o.log.error(
           { node: this.name, err: describeError(err), retryInMs: delay },
           'node registration failed',
@@ -116,10 +117,21 @@ export class NodeController {
               labels: nodeLabels(this.#o.spec),
               resourceVersion: existing.metadata?.resourceVersion,
             },
-            spec: { taints: mergeTaints(existing.spec?.taints) },
+            ...(this.#o.spec.selfRegistered ? {} : { spec: { taints: mergeTaints(existing.spec?.taints) } }),
           },
         },
         strategicMergePatch,
+      );
+    }
+    if (this.#o.spec.selfRegistered && !hasProviderTaint(existing)) {
+      // NodeRestriction forbids a node to change its own taints; an administrator must put it back.
+      const message = `the taint ${PROVIDER_TAINT.key}=${PROVIDER_TAINT.value}:${PROVIDER_TAINT.effect} was removed; restore it with kubectl taint node ${this.name} ${PROVIDER_TAINT.key}=${PROVIDER_TAINT.value}:${PROVIDER_TAINT.effect}`;
+      this.#o.log.warn({ node: this.name }, message);
+      this.#o.events?.post(
+        { kind: 'Node', namespace: 'default', name: this.name, uid: existing.metadata?.uid },
+        'Warning',
+        'ProviderTaintMissing',
+        message,
       );
     }
     this.#node = existing;
@@ -255,4 +267,11 @@ function statusPatch(status: V1Node['status'], current: V1Node | undefined): obj
     ...status,
     addresses: [...(status?.addresses ?? []), ...stale.map((a) => ({ type: a.type, $patch: 'delete' }))],
   };
+}
+
+function hasProviderTaint(node: V1Node): boolean {
+  return (node.spec?.taints ?? []).some(
+    (t) =>
+      t.key === PROVIDER_TAINT.key && t.value === PROVIDER_TAINT.value && t.effect === PROVIDER_TAINT.effect,
+  );
 }

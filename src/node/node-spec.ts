@@ -11,7 +11,15 @@ export interface NodeSpecConfig {
   architecture: string;
   /** Labels beyond the fixed ones below (e.g. a zone); the fixed ones win. */
   extraLabels?: Record<string, string>;
+  /**
+   * The Node is written by the node itself (system:node:<name>), under NodeRestriction: only the
+   * labels a kubelet may set on itself (not kubernetes.io/role), and taints only when it is created.
+   */
+  selfRegistered?: boolean;
 }
+
+/** Labels NodeRestriction forbids a node to set on itself. */
+const NOT_SELF_SETTABLE = ['kubernetes.io/role'];
 
 /** The names users already type (DESIGN §1); changing any of them breaks the drop-in promise. */
 export const NODE_TYPE_LABEL = 'type';
@@ -23,6 +31,12 @@ export const PROVIDER_TAINT: V1Taint = {
 };
 
 export function nodeLabels(cfg: NodeSpecConfig): Record<string, string> {
+  const labels = allNodeLabels(cfg);
+  if (cfg.selfRegistered) for (const k of NOT_SELF_SETTABLE) delete labels[k];
+  return labels;
+}
+
+function allNodeLabels(cfg: NodeSpecConfig): Record<string, string> {
   return {
     ...cfg.extraLabels,
     [NODE_TYPE_LABEL]: NODE_TYPE_VALUE,
@@ -114,5 +128,7 @@ export function nodeMetadataCurrent(node: V1Node, cfg: NodeSpecConfig): boolean 
     (t) =>
       t.key === PROVIDER_TAINT.key && t.value === PROVIDER_TAINT.value && t.effect === PROVIDER_TAINT.effect,
   );
-  return labelsOk && taintOk;
+  // A self-registered node may not change its taints after creation (NodeRestriction); the caller
+  // reports a missing one instead of trying.
+  return labelsOk && (taintOk || cfg.selfRegistered === true);
 }

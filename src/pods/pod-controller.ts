@@ -3,7 +3,7 @@ import { isConflict, isNotFound, mergePatch, type KubeClients } from '../kube/cl
 import type { EventRecorder, EventTarget } from '../kube/events.ts';
 import { PodInformer } from '../kube/pod-informer.ts';
 import type { PodInputs, PodProvider } from '../providers/provider.ts';
-import { Backoff } from '../util/backoff.ts';
+import { Backoff, fullJitter } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
 import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -21,6 +21,13 @@ export interface PodControllerOptions {
   log: Logger;
   /** Pods reconciled at once; ECI calls are latency-bound, so this is well above the core count. */
   concurrency?: number;
+  /**
+   * Asked right before every write to the API server (pod status, pod deletion): false means this
+   * process may no longer write (leader election lost, or about to be), and the write is not sent.
+   */
+  mayWrite?: () => boolean;
+  /** Names this writer in the debug log of each status write (the leader election identity). */
+  writer?: string;
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
@@ -33,10 +40,14 @@ const TERMINAL = new Set(['Succeeded', 'Failed']);
  * provider's index, never from a list call per pod.
  */
 export class PodController {
-  readonly #o: Required<PodControllerOptions>;
+  readonly #o: Required<Omit<PodControllerOptions, 'mayWrite' | 'writer'>> &
+    Pick<PodControllerOptions, 'mayWrite' | 'writer'>;
   readonly #queue: WorkQueue;
   readonly #informer: PodInformer;
   #started = false;
+  #synced = false;
+  /** Pods refused, by namespace/name: what the refusal judged (see refusalKey). */
+  readonly #refused = new Map<string, string>();
 
   constructor(o: PodControllerOptions) {
     this.#o = { ...o, concurrency: o.concurrency ?? 32 };
@@ -70,7 +81,18 @@ export class PodController {
     return this.#started;
   }
 
-  async run(signal: AbortSignal): Promise<void> {
+  /** True once the caches (pods and provider instances) are loaded, leading or not. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /**
+   * Loads and keeps current the caches (the pod informer, the provider's instances), then, once
+   * `leading` resolves, acts: collects orphans, reconciles every pod and keeps doing so until the
+   * leadership signal it resolved with aborts. Without `leading` it acts as soon as the caches are
+   * loaded. A standby thus holds warm caches and takes over without relisting anything.
+   */
+  async run(signal: AbortSignal, leading?: Promise<AbortSignal>): Promise<void> {
     const informer = this.#informer.run(signal);
     await Promise.race([this.#informer.synced, abortPromise(signal)]);
     if (signal.aborted) return informer;
@@ -84,26 +106,46 @@ export class PodController {
         break;
       } catch (err) {
         if (signal.aborted) return informer;
-        const ms = backoff.next();
+        const ms = fullJitter(backoff.next());
         this.#o.log.error({ err: describeError(err), retryInMs: ms }, 'provider start failed');
         await this.#o.clock.sleep(ms, signal).catch(() => undefined);
       }
     }
+    this.#synced = true;
+    let lead = signal;
+    if (leading) {
+      this.#o.log.info({ pods: this.#informer.size }, 'pod controller caches synced; standing by');
+      try {
+        lead = await Promise.race([leading, abortPromise(signal).then(() => signal)]);
+      } catch {
+        return informer;
+      }
+      if (signal.aborted) return informer;
+    }
+    // From here on this process writes: pods and instances as the caches show them now.
     const live = new Set<string>();
     for (const pod of this.#informer.values()) if (pod.metadata?.uid) live.add(pod.metadata.uid);
-    await this.#o.provider.collectOrphans(live, signal).catch((err: unknown) => {
+    await this.#o.provider.collectOrphans(live, lead).catch((err: unknown) => {
       this.#o.log.warn({ err: describeError(err) }, 'orphan collection failed; the next resync retries');
     });
     for (const key of this.#informer.keys()) this.#queue.add(key);
     this.#started = true;
     this.#o.log.info({ pods: this.#informer.size }, 'pod controller synced');
-    await Promise.all([informer, this.#queue.run((key) => this.#reconcile(key, signal), signal)]);
+    await Promise.all([informer, this.#queue.run((key) => this.#reconcile(key, lead), lead)]);
+  }
+
+  /** Throws instead of writing when this process may no longer write. */
+  #fence(what: string): void {
+    if (this.#o.mayWrite && !this.#o.mayWrite()) {
+      throw new Error(`not writing ${what}: this process no longer leads`);
+    }
   }
 
   async #reconcile(key: string, signal: AbortSignal): Promise<void> {
     try {
       const pod = this.#informer.get(key);
       if (!pod) {
+        this.#refused.delete(key);
         await this.#o.provider.deleteStale(key, undefined, signal);
         this.#queue.forget(key);
         return;
@@ -129,6 +171,11 @@ export class PodController {
     // An instance recorded for this name but another UID belonged to a pod that is gone.
     await provider.deleteStale(key, pod.metadata?.uid, signal);
 
+    // A refusal holds for the spec it judged (a provider says so): asking again on every update of the
+    // pod — the refusal's own status write is one — would cost a cloud call each time for nothing.
+    const judged = refusalKey(pod);
+    if (this.#refused.get(key) === judged) return;
+
     let outcome = await provider.syncPod(pod, undefined, signal);
     // The second call decides afresh (and reports its own events), now with what a create needs.
     if (outcome.kind === 'needs-inputs')
@@ -142,6 +189,7 @@ export class PodController {
       case 'refused':
         this.#event(pod, 'Warning', outcome.reason, outcome.message);
         await this.#writeStatus(pod, { phase: 'Pending', reason: outcome.reason, message: outcome.message });
+        this.#refused.set(key, judged);
         this.#queue.forget(key);
         break;
       case 'retry': {
@@ -173,6 +221,9 @@ export class PodController {
     }
     const diff = statusDiff(pod.status, status);
     if (!diff) return;
+    const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    this.#fence(`the status of ${key}`);
+    this.#o.log.debug({ pod: key, writer: this.#o.writer, phase: status.phase }, 'pod status patched');
     await this.#o.kube.core.patchNamespacedPodStatus(
       {
         name: pod.metadata?.name ?? '',
@@ -186,6 +237,7 @@ export class PodController {
 
   /** Removes the pod object once its instance is gone; the UID precondition spares a successor. */
   async #removePodObject(pod: V1Pod): Promise<void> {
+    this.#fence(`the deletion of ${pod.metadata?.namespace}/${pod.metadata?.name}`);
     try {
       await this.#o.kube.core.deleteNamespacedPod({
         name: pod.metadata?.name ?? '',
@@ -211,4 +263,13 @@ export class PodController {
 
 function abortPromise(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * What a refusal is about: the spec (its generation) and the metadata a provider reads (annotations,
+ * labels). The same key later means nothing the provider judged has changed.
+ */
+function refusalKey(pod: V1Pod): string {
+  const m = pod.metadata;
+  return JSON.stringify([m?.uid, m?.generation, m?.annotations, m?.labels]);
 }

@@ -1,4 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
+import type { CloudPrivileges } from '../providers/eci/mapping/privileges.ts';
 import type { Placement, PodInputs } from '../providers/provider.ts';
 import type { ClusterAccess } from './cluster-services.ts';
 import type { RefResolver } from './ref-resolver.ts';
@@ -11,6 +12,8 @@ export interface PodInputsOptions {
   clusterIpAccess: () => boolean;
   /** The cluster DNS and the API server's Service env, when access is on. */
   clusterAccess: (enabled: boolean) => Promise<ClusterAccess>;
+  /** The cloud privileges pods of a namespace may pick by annotation (eci-profile cloudPrivileges). */
+  privileges?: (namespace: string) => CloudPrivileges;
 }
 
 /**
@@ -30,6 +33,7 @@ export class PodInputsResolver {
       this.#o.refs.resolve(pod),
       this.#o.clusterAccess(this.#o.clusterIpAccess()),
     ]);
-    return { refs, placement: { ...this.#o.placement(), ...access } };
+    const privileges = this.#o.privileges?.(pod.metadata?.namespace ?? 'default');
+    return { refs, placement: { ...this.#o.placement(), ...access, ...(privileges ? { privileges } : {}) } };
   }
 }

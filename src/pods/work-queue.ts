@@ -1,16 +1,18 @@
-import { Backoff } from '../util/backoff.ts';
+import { Backoff, fullJitter } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
 
 /**
  * A keyed work queue, client-go style: a key queued many times is processed once; a key being
  * processed and queued again runs again after it finishes (never twice at once); failed keys come back
- * after a per-key exponential delay. Processing is `concurrency` keys at a time.
+ * after a per-key exponential delay with full jitter (so keys that failed together do not come back
+ * together). Processing is `concurrency` keys at a time.
  */
 export class WorkQueue {
   readonly #clock: Clock;
   readonly #concurrency: number;
   readonly #baseMs: number;
   readonly #maxMs: number;
+  readonly #random: () => number;
   readonly #queue: string[] = [];
   readonly #queued = new Set<string>();
   readonly #active = new Set<string>();
@@ -19,11 +21,19 @@ export class WorkQueue {
   readonly #delayed = new Map<string, AbortController>();
   #wakeWorkers: (() => void)[] = [];
 
-  constructor(opts: { clock: Clock; concurrency: number; retryBaseMs?: number; retryMaxMs?: number }) {
+  constructor(opts: {
+    clock: Clock;
+    concurrency: number;
+    retryBaseMs?: number;
+    retryMaxMs?: number;
+    /** [0, 1), for the retry jitter; injected by tests. */
+    random?: () => number;
+  }) {
     this.#clock = opts.clock;
     this.#concurrency = opts.concurrency;
     this.#baseMs = opts.retryBaseMs ?? 1000;
     this.#maxMs = opts.retryMaxMs ?? 300_000;
+    this.#random = opts.random ?? Math.random;
   }
 
   /** Number of keys waiting (not counting delayed retries or keys in progress). */
@@ -73,7 +83,7 @@ export class WorkQueue {
   retry(key: string): number {
     let b = this.#failures.get(key);
     if (!b) this.#failures.set(key, (b = new Backoff({ baseMs: this.#baseMs, maxMs: this.#maxMs })));
-    const ms = b.next();
+    const ms = fullJitter(b.next(), this.#random);
     this.addAfter(key, ms);
     return ms;
   }
@@ -91,9 +101,15 @@ export class WorkQueue {
       while (!signal.aborted) {
         const key = this.#queue.shift();
         if (key === undefined) {
+          // The abort listener goes when the worker wakes: one per idle wait would pile up for the
+          // life of the signal (thousands after a busy hour).
           await new Promise<void>((resolve) => {
-            this.#wakeWorkers.push(resolve);
-            signal.addEventListener('abort', () => resolve(), { once: true });
+            const wake = () => {
+              signal.removeEventListener('abort', wake);
+              resolve();
+            };
+            this.#wakeWorkers.push(wake);
+            signal.addEventListener('abort', wake, { once: true });
           });
           continue;
         }

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
+import type { CloudPrivileges } from './eci/mapping/privileges.ts';
 import type { ResolvedRefs } from './eci/mapping/refs.ts';
 
 /**
@@ -14,6 +15,11 @@ export interface Placement {
   readonly clusterDNS?: { readonly nameservers: readonly string[]; readonly clusterDomain: string };
   /** The API server's Service env kubelet injects (KUBERNETES_SERVICE_HOST, ...); absent when off. */
   readonly serviceEnv?: Readonly<Record<string, string>>;
+  /**
+   * The cloud privileges (RAM role, security group, vSwitch, EIP) pods of this namespace may pick by
+   * annotation; absent means none beyond the placement above.
+   */
+  readonly privileges?: CloudPrivileges;
 }
 
 /**

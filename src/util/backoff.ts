@@ -19,3 +19,13 @@ export class Backoff {
     this.#attempt = 0;
   }
 }
+
+/**
+ * "Full jitter" (AWS Architecture Blog, "Exponential Backoff And Jitter"): a delay drawn uniformly from
+ * [0, ceiling). Many clients that failed together then retry spread over the window instead of in
+ * lock-step waves, which is what keeps a recovering server from being knocked over again.
+ * `random` is injected so tests pin the draw.
+ */
+export function fullJitter(ceilingMs: number, random: () => number = Math.random): number {
+  return Math.floor(random() * ceilingMs);
+}

@@ -14,6 +14,9 @@ export const ErrorCodes = {
   INVALID_INPUT: 'EVN_INVALID_INPUT',
   ECI_API: 'EVN_ECI_API',
   TIMEOUT: 'EVN_TIMEOUT',
+  STATE_CORRUPT: 'EVN_STATE_CORRUPT',
+  BUSY: 'EVN_BUSY',
+  LEADERSHIP_LOST: 'EVN_LEADERSHIP_LOST',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -37,6 +37,13 @@ describe('podOf', () => {
   test('fills the namespace from the request', () => {
     assert.equal(podOf(parseAdmissionReview(review()))?.metadata?.namespace, 'ns1');
   });
+  test('the request namespace wins over the one the object claims', () => {
+    const claims = { ...request, object: { metadata: { name: 'p', namespace: 'default' }, spec: {} } };
+    assert.equal(
+      podOf(parseAdmissionReview(review({ ...claims, namespace: 'kube-system' })))?.metadata?.namespace,
+      'kube-system',
+    );
+  });
   for (const [name, over] of [
     ['UPDATE', { operation: 'UPDATE' }],
     ['another kind', { kind: { group: '', version: 'v1', kind: 'Service' } }],

@@ -43,13 +43,38 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
   return r.data.request;
 }
 
-/** The pod of a pod CREATE, with the namespace filled in from the request (absent on generateName pods). */
+/**
+ * The pod of a pod CREATE. Its namespace is the request's: that is where the API server creates it
+ * (the object's own metadata.namespace may be empty, or say anything), so decisions such as "never
+ * kube-system" must not read it from the object.
+ */
 export function podOf(req: AdmissionRequest): AdmissionPod | undefined {
   if (req.kind.group !== '' || req.kind.kind !== 'Pod' || req.operation !== 'CREATE' || !req.object)
     return undefined;
   const pod = req.object as AdmissionPod;
-  if (pod.metadata?.namespace || !req.namespace) return pod;
-  return { ...pod, metadata: { ...pod.metadata, namespace: req.namespace } };
+  const namespace = req.namespace || pod.metadata?.namespace;
+  return { ...pod, metadata: { ...pod.metadata, namespace } };
+}
+
+/**
+ * The request with its object cut down to what the routing decision reads (metadata names, labels and
+ * annotations; spec nodeName, nodeSelector, tolerations, affinity), so a multi-megabyte pod crosses
+ * from the parser's thread as a few hundred bytes.
+ */
+export function projectForDecision(req: AdmissionRequest): AdmissionRequest {
+  const o = req.object as { metadata?: Record<string, unknown>; spec?: Record<string, unknown> } | null;
+  if (!o) return req;
+  const pick = (from: Record<string, unknown> | undefined, keys: readonly string[]) =>
+    from === undefined || from === null || typeof from !== 'object'
+      ? undefined
+      : Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
+  return {
+    ...req,
+    object: {
+      metadata: pick(o.metadata, ['name', 'generateName', 'namespace', 'labels', 'annotations']),
+      spec: pick(o.spec, ['nodeName', 'nodeSelector', 'tolerations', 'affinity']),
+    },
+  };
 }
 
 export interface AdmissionReviewResponse {

@@ -230,6 +230,25 @@ describe('admission webhook over HTTPS', () => {
     assert.deepEqual([health.status, health.body], [200, 'ok']);
   });
 
+  test('bodies past the API server’s own 3 MiB request limit are refused unread (413)', async () => {
+    const big = review({ ...podWith(), filler: 'x'.repeat(4 << 20) });
+    assert.equal((await call(w.port, w.caBundle(), { body: big })).status, 413);
+  });
+
+  test('a pod of 2 MiB is routed (parsed off the event loop)', async () => {
+    const pod = { ...podWith({ 'alibabacloud.com/eci': 'true' }), filler: 'x'.repeat(2 << 20) };
+    const r = await call(w.port, w.caBundle(), { body: review(pod) });
+    assert.equal(r.status, 200);
+    assert.ok(decodePatch(r.body)?.some((op) => op.path === '/spec/nodeSelector'));
+  });
+
+  test('the namespace is the request’s, not what the object claims', async () => {
+    const pod = podWith({ 'alibabacloud.com/eci': 'true' });
+    const claims = { ...pod, metadata: { ...pod.metadata, namespace: 'team-a' } };
+    const r = await call(w.port, w.caBundle(), { body: review(claims, { namespace: 'kube-system' }) });
+    assert.equal(decodePatch(r.body), undefined, 'a kube-system pod is never routed, whatever it says');
+  });
+
   test('an unexpected internal error fails open: allowed, no patch', async () => {
     profileError = new Error('boom');
     try {

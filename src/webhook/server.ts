@@ -4,11 +4,12 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Backoff } from '../util/backoff.ts';
+import { Backoff, fullJitter } from '../util/backoff.ts';
 import type { Clock } from '../util/clock.ts';
-import { ErrorCodes, ProductError, describeError } from '../util/errors.ts';
+import { ErrorCodes, ProductError, describeError, hasCode } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
-import { admissionResponse, parseAdmissionReview, podOf, type AdmissionRequest } from './admission.ts';
+import { admissionResponse, podOf, type AdmissionRequest } from './admission.ts';
+import { ReviewParser } from './review-parser.ts';
 import {
   certificateInfo,
   DEFAULT_RENEW_BEFORE_MS,
@@ -23,8 +24,11 @@ import {
 import { MUTATE_PATH } from './configuration.ts';
 import { decide, type RoutingProfile } from './decide.ts';
 
-/** The API server sends at most a few MiB per object; anything bigger is not an AdmissionReview. */
-const MAX_BODY_BYTES = 8 << 20;
+/**
+ * The API server takes request bodies of at most 3 MiB (and etcd objects of 1.5 MiB), so no review of a
+ * pod it would store is larger; anything bigger is refused before it is buffered or parsed.
+ */
+export const MAX_BODY_BYTES = 3 << 20;
 const DAY = 86_400_000;
 
 export interface WebhookOptions {
@@ -56,8 +60,20 @@ export interface WebhookOptions {
   checkIntervalMs?: number;
   /** Budget for the namespace lookup inside the API server's 5 s webhook timeout; default 2 s. */
   namespaceLookupTimeoutMs?: number;
+  /** Told of every decision made (for metrics, and for tests that must know the webhook ran). */
+  onReview?: (r: ReviewRecord) => void;
   clock: Clock;
   log: Logger;
+}
+
+/** One admission decision, as `onReview` reports it. */
+export interface ReviewRecord {
+  uid: string;
+  namespace: string | undefined;
+  /** The pod's name, or its generateName followed by `*`. */
+  pod: string;
+  routed: boolean;
+  reason: string;
 }
 
 export interface WebhookServer {
@@ -83,6 +99,7 @@ class Webhook implements WebhookServer {
   readonly #o: WebhookOptions;
   readonly #store: CertStore;
   readonly #stop = new AbortController();
+  readonly #parser = new ReviewParser();
   #server: Server | undefined;
   #current: TlsMaterial | undefined;
   #checking: Promise<'unchanged' | 'rotated'> | undefined;
@@ -164,6 +181,7 @@ class Webhook implements WebhookServer {
     }
     await this.#loop;
     await this.#checking?.catch(() => undefined);
+    await this.#parser.close();
   }
 
   #material(): TlsMaterial {
@@ -186,7 +204,7 @@ class Webhook implements WebhookServer {
         backoff.reset();
         delay = interval;
       } catch (err) {
-        delay = backoff.next();
+        delay = fullJitter(backoff.next());
         this.#o.log.warn({ err: describeError(err), retryInMs: delay }, 'webhook certificate check failed');
       }
     }
@@ -243,10 +261,11 @@ class Webhook implements WebhookServer {
     if (req.method !== 'POST') return send(res, 405, 'POST an AdmissionReview', 'text/plain');
     let request: AdmissionRequest;
     try {
-      request = parseAdmissionReview(JSON.parse(await readBody(req, MAX_BODY_BYTES)));
+      request = await this.#parser.parse(await readBody(req, MAX_BODY_BYTES));
     } catch (err) {
-      const status = err instanceof BodyTooLarge ? 413 : 400;
-      this.#o.log.warn({ status, err: describeError(err) }, 'rejected a malformed admission request');
+      // 429 and 413 make the API server apply the failure policy (Ignore): the pod is admitted unrouted.
+      const status = err instanceof BodyTooLarge ? 413 : hasCode(err, ErrorCodes.BUSY) ? 429 : 400;
+      this.#o.log.warn({ status, err: describeError(err) }, 'rejected an admission request');
       return send(res, status, describeError(err), 'text/plain');
     }
     let body;
@@ -287,6 +306,7 @@ class Webhook implements WebhookServer {
       reason: decision.reason,
       dryRun: request.dryRun || undefined,
     };
+    this.#o.onReview?.({ ...fields, routed: decision.routed });
     if (decision.routed) this.#o.log.info(fields, 'pod routed to the virtual node');
     else this.#o.log.debug(fields, 'pod not routed');
     return admissionResponse(request.uid, decision.patch);
@@ -295,7 +315,12 @@ class Webhook implements WebhookServer {
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(new BodyTooLarge(`request body of ${declared} bytes is larger than ${limit}`));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -310,7 +335,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

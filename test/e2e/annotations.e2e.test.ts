@@ -58,6 +58,16 @@ describe('ECI annotations and restarts', { timeout: 600_000 }, () => {
     eci = await startTestEmulator();
     await kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true');
     await kubectl('create', 'namespace', NS);
+    // EIPs are cloud privileges: this namespace's profile gives them (a profile of its own, so no
+    // other test's controller sees it).
+    await apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'eci-profile', namespace: NS },
+      data: {
+        cloudPrivileges: JSON.stringify({ [NS]: { eips: ['eip-bp1q5n8cq4p7f6dzu'], createEip: true } }),
+      },
+    });
     controller = new ControllerProcess([
       '--kubeconfig',
       kubeconfig,
@@ -70,6 +80,8 @@ describe('ECI annotations and restarts', { timeout: 600_000 }, () => {
       '0',
       '--kubelet-bind-address',
       '127.0.0.1',
+      '--eci-profile',
+      `${NS}/eci-profile`,
     ]);
     controller.start(eci.env);
     await waitFor('node Ready', async () =>
@@ -151,6 +163,11 @@ describe('ECI annotations and restarts', { timeout: 600_000 }, () => {
 
     await apply(podWith('typo', { 'k8s.aliyun.com/eci-use-spec': '2-4Gi' }));
     await waitReason(json, NS, 'typo', 'UnsupportedEciAnnotation');
+
+    // An EIP the namespace's cloudPrivileges do not list is held back, naming the annotation.
+    await apply(podWith('other-eip', { 'k8s.aliyun.com/eci-eip-instanceid': 'eip-notgiven1' }));
+    const held = await waitReason(json, NS, 'other-eip', 'CloudPrivilegeNotAllowed');
+    assert.match(held.status?.message ?? '', /k8s\.aliyun\.com\/eci-eip-instanceid/);
   });
 
   test('a container stuck in a state ECI does not retry is restarted: restart count and an Event', async () => {

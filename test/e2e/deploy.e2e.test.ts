@@ -149,8 +149,9 @@ describe('deploy/ manifests', () => {
     const d = await controllerDeployment();
     assert.equal(d.metadata?.namespace, 'kube-system');
     assert.equal(d.metadata?.labels?.app, NAME);
-    assert.equal(d.spec?.replicas, 1);
-    assert.equal(d.spec?.strategy?.type, 'Recreate');
+    // Two replicas with one writer; leader election makes a rolling update safe.
+    assert.equal(d.spec?.replicas, 2);
+    assert.equal(d.spec?.strategy?.type, 'RollingUpdate');
     const pod = d.spec!.template.spec!;
     assert.equal(d.spec?.template.metadata?.labels?.app, NAME);
     assert.equal(pod.serviceAccountName, NAME);
@@ -182,6 +183,8 @@ describe('deploy/ manifests', () => {
     const command = c.command ?? [];
     assert.deepEqual(command.slice(0, 2), ['eci-virtual-node', 'run']);
     assert.ok(command.includes('--metrics-port=10255'));
+    assert.ok(command.includes('--leader-elect'), 'one writer among the replicas');
+    assert.ok(command.includes('--impersonate-node'), 'pods and the Node handled as the node itself');
     assert.deepEqual(Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort])), {
       kubelet: 10250,
       metrics: 10255,
@@ -208,10 +211,11 @@ describe('deploy/ manifests', () => {
         'ECI_SECRET_KEY',
         'ECI_SECURITY_GROUP',
         'ECI_VSWITCH',
+        'POD_NAME',
         'VKUBELET_NODE_NAME',
         'VKUBELET_POD_IP',
       ],
-      'exactly the names users already type',
+      'exactly the names users already type, and the replica name for leader election',
     );
     assert.equal(env.get('ECI_KUBE_PROXY')?.value, 'true');
     assert.equal(env.get('VKUBELET_NODE_NAME')?.value, 'virtual-kubelet');
@@ -336,18 +340,31 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
   const as = `system:serviceaccount:kube-system:${sa}`;
   let rbac: K8sObject[] = [];
   let tmp = '';
+  let saKubeconfig = '';
 
   before(async () => {
     const objects = await loadObjects(path.join(deployDir, '00-rbac.yaml'));
     const kinds = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
     for (const o of objects) assert.ok(kinds.has(o.kind), `00-rbac.yaml holds only RBAC (${o.kind})`);
-    rbac = objects.map((o) => {
-      const c = structuredClone(o);
+    const policy = await loadObjects(path.join(deployDir, '01-admission-policy.yaml'));
+    for (const o of policy) {
+      assert.ok(o.kind.startsWith('ValidatingAdmissionPolicy'), `01-admission-policy.yaml: ${o.kind}`);
+    }
+    rbac = [...objects, ...policy].map((o) => {
+      // The node name deploy/ pins (virtual-kubelet) becomes this run's, as the comments there say.
+      const c = JSON.parse(
+        JSON.stringify(o)
+          .replaceAll('system:node:virtual-kubelet', `system:node:${NODE}`)
+          .replaceAll('eci-virtual-node-virtual-kubelet', `eci-virtual-node-${NODE}`)
+          .replaceAll(`system:serviceaccount:kube-system:${NAME}`, as),
+      ) as K8sObject;
       c.metadata.name = rename(c.metadata.name);
       c.metadata.labels = { ...(c.metadata.labels as object), 'e2e-run': id };
       const roleRef = c.roleRef as { name: string } | undefined;
       if (roleRef) roleRef.name = rename(roleRef.name);
       for (const s of (c.subjects as { name: string }[] | undefined) ?? []) s.name = rename(s.name);
+      const spec = c.spec as { policyName?: string } | undefined;
+      if (spec?.policyName) spec.policyName = rename(spec.policyName);
       return c;
     });
     tmp = await mkdtemp(path.join(os.tmpdir(), 'evn-deploy-'));
@@ -357,6 +374,28 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     }
     await kubectl('label', 'namespace', NS_RESTRICTED, 'pod-security.kubernetes.io/enforce=restricted');
     await kubectlIn(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }), 'apply', '-f', '-');
+    // A kubeconfig holding only the ServiceAccount's token: what the in-cluster controller has.
+    const token = (await kubectl('-n', 'kube-system', 'create', 'token', sa, '--duration=1h')).trim();
+    const admin = await json<{ clusters: { cluster: Record<string, string> }[] }>(
+      'config',
+      'view',
+      '--raw',
+      '--minify',
+      '--flatten',
+    );
+    saKubeconfig = path.join(tmp, 'sa.kubeconfig');
+    await writeFile(
+      saKubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: admin.clusters[0]!.cluster }],
+        users: [{ name: sa, user: { token } }],
+        contexts: [{ name: sa, context: { cluster: 'test', user: sa } }],
+        'current-context': sa,
+      }),
+      { mode: 0o600 },
+    );
   });
 
   after(async () => {
@@ -387,32 +426,12 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
       ),
     );
 
-  // What the controller calls, by the code that calls it.
+  // What the ServiceAccount itself calls, by the code that calls it. Pods, the Node, its Lease, Events
+  // and what pods refer to go through the node identity (below), not through these grants.
   const granted: string[][] = [
-    // node registration, label/taint patch, watch of its own Node (src/node/node-controller.ts)
-    ['get', 'nodes'],
-    ['list', 'nodes'],
-    ['watch', 'nodes'],
-    ['create', 'nodes'],
-    ['patch', 'nodes'],
-    ['patch', 'nodes', '--subresource=status'],
-    // heartbeat Lease (src/node/lease.ts)
-    ['get', 'leases', '-n', 'kube-node-lease'],
-    ['create', 'leases', '-n', 'kube-node-lease'],
-    ['update', 'leases', '-n', 'kube-node-lease'],
-    // pod informer, status writes, final delete (src/kube/pod-informer.ts, src/pods/pod-controller.ts)
-    ['list', 'pods', '-A'],
-    ['watch', 'pods', '-A'],
-    ['get', 'pods', '-n', NS],
-    ['patch', 'pods', '--subresource=status', '-n', NS],
-    ['delete', 'pods', '-n', NS],
-    // events (src/kube/events.ts)
-    ['create', 'events', '-n', NS],
-    ['patch', 'events', '-n', NS],
-    // referenced ConfigMaps/Secrets and projected tokens (src/pods/ref-resolver.ts)
-    ['get', 'configmaps', '-n', NS],
-    ['get', 'secrets', '-n', NS],
-    ['create', 'serviceaccounts', '--subresource=token', '-n', NS],
+    // act as its own node (src/app/controller.ts, --impersonate-node)
+    ['impersonate', `users/system:node:${NODE}`],
+    ['impersonate', 'groups/system:nodes'],
     // namespace labels for the webhook; kube-system UID as cluster id (src/app/controller.ts)
     ['get', 'namespaces'],
     ['list', 'namespaces'],
@@ -433,20 +452,35 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     ['get', 'secrets/alibaba-addon-secret', '-n', 'kube-system'],
     ['list', 'secrets/alibaba-addon-secret', '-n', 'kube-system'],
     ['watch', 'secrets/alibaba-addon-secret', '-n', 'kube-system'],
-    // kubelet API authn/authz delegation
+    // leader election (src/kube/leader-election.ts)
+    ['create', 'leases', '-n', 'kube-system'],
+    ['get', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
+    ['update', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
+    // kubelet API authn/authz delegation, and the client CA it trusts
     ['create', 'tokenreviews'],
     ['create', 'subjectaccessreviews'],
+    ['get', 'configmaps/extension-apiserver-authentication', '-n', 'kube-system'],
   ];
 
-  // Least privilege: close neighbours of the grants that it must not have.
+  // Least privilege: what the ServiceAccount must not have, not even for its own node (that is the
+  // node identity's, confined by the API server), and close neighbours of its grants.
   const denied: string[][] = [
+    ['get', 'nodes'],
+    ['patch', 'nodes'],
+    ['patch', `nodes/${NODE}`],
     ['delete', 'nodes'],
-    ['update', 'nodes'],
     ['update', 'nodes', '--subresource=status'],
+    ['list', 'pods', '-A'],
+    ['get', 'pods', '-n', NS],
+    ['delete', 'pods', '-n', NS],
+    ['patch', 'pods', '--subresource=status', '-n', NS],
     ['create', 'pods', '-n', NS],
-    ['update', 'pods', '-n', NS],
-    ['patch', 'pods', '-n', NS],
     ['create', 'pods', '--subresource=exec', '-n', NS],
+    ['get', 'secrets', '-n', NS],
+    ['get', 'configmaps', '-n', NS],
+    ['create', 'serviceaccounts', '--subresource=token', '-n', NS],
+    ['create', 'serviceaccounts', '--subresource=token', '-n', 'kube-system'],
+    ['create', 'events', '-n', NS],
     ['list', 'secrets', '-A'],
     ['list', 'secrets', '-n', 'kube-system'],
     ['watch', 'secrets', '-n', 'kube-system'],
@@ -461,13 +495,19 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     ['patch', 'mutatingwebhookconfigurations/someone-elses-webhook'],
     ['delete', 'mutatingwebhookconfigurations/eci-virtual-node'],
     ['create', 'validatingwebhookconfigurations'],
-    ['update', 'leases', '-n', 'kube-system'],
-    ['delete', 'leases', '-n', 'kube-node-lease'],
+    ['update', 'leases/kube-controller-manager', '-n', 'kube-system'],
+    ['delete', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
+    ['get', 'leases', '-n', 'kube-node-lease'],
     ['update', 'namespaces'],
     ['delete', 'namespaces'],
     ['create', 'clusterrolebindings'],
     ['escalate', 'clusterroles'],
     ['impersonate', 'users'],
+    ['impersonate', 'users/system:node:some-other-node'],
+    ['impersonate', 'users/system:admin'],
+    ['impersonate', 'groups/system:masters'],
+    ['impersonate', 'serviceaccounts'],
+    ['impersonate', 'userextras/scopes'],
     ['*', '*'],
   ];
 
@@ -515,28 +555,6 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     let eci: TestEmulator | undefined;
     let controller: ControllerProcess | undefined;
     try {
-      // A kubeconfig holding only the ServiceAccount's token: what the in-cluster controller has.
-      const token = (await kubectl('-n', 'kube-system', 'create', 'token', sa, '--duration=1h')).trim();
-      const admin = await json<{ clusters: { cluster: Record<string, string> }[] }>(
-        'config',
-        'view',
-        '--raw',
-        '--minify',
-        '--flatten',
-      );
-      const saKubeconfig = path.join(tmp, 'sa.kubeconfig');
-      await writeFile(
-        saKubeconfig,
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [{ name: 'test', cluster: admin.clusters[0]!.cluster }],
-          users: [{ name: sa, user: { token } }],
-          contexts: [{ name: sa, context: { cluster: 'test', user: sa } }],
-          'current-context': sa,
-        }),
-        { mode: 0o600 },
-      );
       await kubectl('delete', 'node', NODE, '--ignore-not-found', '--wait=true');
       const emu = await startTestEmulator();
       eci = emu;
@@ -544,6 +562,10 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
       controller = new ControllerProcess([
         '--kubeconfig',
         saKubeconfig,
+        '--impersonate-node',
+        '--leader-elect',
+        '--leader-elect-namespace',
+        'kube-system',
         '--node-name',
         NODE,
         '--node-ip',
@@ -669,7 +691,242 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
       await kubectl('-n', 'kube-node-lease', 'delete', 'lease', NODE, '--ignore-not-found').catch(
         () => undefined,
       );
+      await kubectl(
+        '-n',
+        'kube-system',
+        'delete',
+        'lease',
+        `eci-virtual-node-${NODE}`,
+        '--ignore-not-found',
+      ).catch(() => undefined);
       await eci?.close();
+    }
+  });
+
+  test('probe matrix: real requests as the ServiceAccount and as the node it acts as', async () => {
+    const OTHER = `${NODE}-other`;
+    const node = ['--as', `system:node:${NODE}`, '--as-group', 'system:nodes'];
+    /** One request with the controller's own credentials; 'allowed' or 'forbidden' (anything else throws). */
+    const probe = (args: string[], input?: string) =>
+      new Promise<'allowed' | 'forbidden'>((resolve, reject) => {
+        const p = execFile(KUBECTL, ['--kubeconfig', saKubeconfig, ...args], (err, _out, stderr) => {
+          if (!err || /NotFound|not found/.test(stderr)) resolve('allowed');
+          else if (/forbidden|denied request|is not allowed/i.test(stderr)) resolve('forbidden');
+          else reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim()}`));
+        });
+        p.stdin?.end(input ?? '');
+      });
+    try {
+      // A second node and one pod on each, with a ServiceAccount and a Secret of its own.
+      for (const n of [NODE, OTHER]) {
+        await kubectlIn(
+          JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: n } }),
+          'apply',
+          '-f',
+          '-',
+        );
+      }
+      for (const [who, on] of [
+        ['mine', NODE],
+        ['theirs', OTHER],
+      ] as const) {
+        await kubectl('-n', NS, 'create', 'serviceaccount', `sa-${who}`);
+        await kubectl('-n', NS, 'create', 'secret', 'generic', `${who}-secret`, '--from-literal=k=v');
+        await kubectlIn(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: who, namespace: NS },
+            spec: {
+              nodeName: on,
+              serviceAccountName: `sa-${who}`,
+              containers: [
+                {
+                  name: 'c',
+                  image: 'busybox',
+                  env: [{ name: 'S', valueFrom: { secretKeyRef: { name: `${who}-secret`, key: 'k' } } }],
+                },
+              ],
+            },
+          }),
+          'apply',
+          '-f',
+          '-',
+        );
+      }
+      const uid = async (pod: string) => (await json<V1Pod>('-n', NS, 'get', 'pod', pod)).metadata!.uid!;
+      const [mineUid, theirsUid] = [await uid('mine'), await uid('theirs')];
+      // The Node authorizer learns pod-to-node edges from a watch: wait until it knows ours.
+      await waitFor(
+        'the Node authorizer knows the pod',
+        async () => (await probe([...node, '-n', NS, 'get', 'secret', 'mine-secret'])) === 'allowed',
+      );
+      const lease = (name: string) =>
+        JSON.stringify({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name, namespace: 'kube-system' },
+        });
+      const matrix: [string, string[], 'allowed' | 'forbidden', string?][] = [
+        // As the ServiceAccount: nothing of any node or pod, and creates held to its own objects.
+        [
+          'SA mints a token for another ServiceAccount',
+          ['-n', NS, 'create', 'token', 'default'],
+          'forbidden',
+        ],
+        [
+          'SA mints a token for its own pod’s ServiceAccount',
+          ['-n', NS, 'create', 'token', 'sa-mine'],
+          'forbidden',
+        ],
+        ['SA reads a Secret of a pod', ['-n', NS, 'get', 'secret', 'mine-secret'], 'forbidden'],
+        ['SA labels another Node', ['label', 'node', OTHER, 'probe=1', '--overwrite'], 'forbidden'],
+        ['SA labels its own Node', ['label', 'node', NODE, 'probe=1', '--overwrite'], 'forbidden'],
+        [
+          'SA deletes a pod on another node',
+          ['-n', NS, 'delete', 'pod', 'theirs', '--wait=false'],
+          'forbidden',
+        ],
+        [
+          'SA acts as another node',
+          ['--as', `system:node:${OTHER}`, '--as-group', 'system:nodes', 'get', 'node', OTHER],
+          'forbidden',
+        ],
+        [
+          'SA acts as a cluster admin',
+          ['--as', 'system:admin', '--as-group', 'system:masters', 'get', 'secrets', '-A'],
+          'forbidden',
+        ],
+        [
+          'SA creates another Secret in kube-system',
+          ['-n', 'kube-system', 'create', 'secret', 'generic', `probe-${id}`, '--from-literal=a=b'],
+          'forbidden',
+        ],
+        [
+          'SA creates a token Secret under its webhook Secret’s name',
+          [
+            '-n',
+            'kube-system',
+            'create',
+            'secret',
+            'generic',
+            'eci-virtual-node-webhook-tls',
+            '--from-literal=a=b',
+            '--dry-run=server',
+          ],
+          'forbidden',
+        ],
+        ['SA creates another Lease in kube-system', ['create', '-f', '-'], 'forbidden', lease(`probe-${id}`)],
+        [
+          'SA creates its leader Lease',
+          ['create', '--dry-run=server', '-f', '-'],
+          'allowed',
+          lease(`eci-virtual-node-${NODE}`),
+        ],
+        [
+          'SA reads its AccessKey Secret',
+          ['-n', 'kube-system', 'get', 'secret', 'alibaba-addon-secret'],
+          'allowed',
+        ],
+        // As its node: its own pods, their Secrets and tokens, its own Node — and nothing else.
+        [
+          'node mints a token for a ServiceAccount none of its pods uses',
+          [...node, '-n', NS, 'create', 'token', 'default'],
+          'forbidden',
+        ],
+        [
+          'node mints a token for another node’s pod',
+          [
+            ...node,
+            '-n',
+            NS,
+            'create',
+            'token',
+            'sa-theirs',
+            '--bound-object-kind=Pod',
+            '--bound-object-name=theirs',
+            `--bound-object-uid=${theirsUid}`,
+          ],
+          'forbidden',
+        ],
+        [
+          'node mints a token for its own pod',
+          [
+            ...node,
+            '-n',
+            NS,
+            'create',
+            'token',
+            'sa-mine',
+            '--bound-object-kind=Pod',
+            '--bound-object-name=mine',
+            `--bound-object-uid=${mineUid}`,
+          ],
+          'allowed',
+        ],
+        [
+          'node reads another node’s pod Secret',
+          [...node, '-n', NS, 'get', 'secret', 'theirs-secret'],
+          'forbidden',
+        ],
+        ['node reads its own pod’s Secret', [...node, '-n', NS, 'get', 'secret', 'mine-secret'], 'allowed'],
+        [
+          'node reads the AccessKey Secret',
+          [...node, '-n', 'kube-system', 'get', 'secret', 'alibaba-addon-secret'],
+          'forbidden',
+        ],
+        [
+          'node labels another Node',
+          [...node, 'label', 'node', OTHER, 'probe=1', '--overwrite'],
+          'forbidden',
+        ],
+        [
+          'node labels its own Node',
+          [...node, 'label', 'node', NODE, 'eci-virtual-node.e2e/probe=1', '--overwrite'],
+          'allowed',
+        ],
+        [
+          'node deletes a pod on another node',
+          [...node, '-n', NS, 'delete', 'pod', 'theirs', '--wait=false'],
+          'forbidden',
+        ],
+        [
+          'node deletes its own pod',
+          [...node, '-n', NS, 'delete', 'pod', 'mine', '--wait=false', '--grace-period=0', '--force'],
+          'allowed',
+        ],
+      ];
+      const wrong: string[] = [];
+      const counts = { allowed: 0, forbidden: 0 };
+      for (const [what, args, want, input] of matrix) {
+        const got = await probe(args, input);
+        counts[got]++;
+        if (got !== want) wrong.push(`${what}: ${got}, expected ${want}`);
+      }
+      console.log(
+        `RBAC probe matrix: ${granted.length + denied.length} kubectl auth can-i checks and ${matrix.length} real requests ` +
+          `(${counts.forbidden} refused, ${counts.allowed} allowed), ${wrong.length} unexpected`,
+      );
+      assert.deepEqual(wrong, []);
+    } finally {
+      await kubectl(
+        '-n',
+        NS,
+        'delete',
+        'pods',
+        'mine',
+        'theirs',
+        '--force',
+        '--grace-period=0',
+        '--ignore-not-found',
+      ).catch(() => undefined);
+      await kubectl('delete', 'node', OTHER, NODE, '--ignore-not-found').catch(() => undefined);
+      await kubectl('-n', 'kube-system', 'delete', 'secret', `probe-${id}`, '--ignore-not-found').catch(
+        () => undefined,
+      );
+      await kubectl('-n', 'kube-system', 'delete', 'lease', `probe-${id}`, '--ignore-not-found').catch(
+        () => undefined,
+      );
     }
   });
 });

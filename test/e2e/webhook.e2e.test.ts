@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { createKubeClients, type KubeClients } from '../../src/kube/client.ts';
@@ -21,7 +22,12 @@ import {
 import type { RoutingProfile } from '../../src/webhook/decide.ts';
 import { NamespaceLabelCache } from '../../src/webhook/namespace-cache.ts';
 import { parseSelectors } from '../../src/webhook/selectors.ts';
-import { startWebhook, type WebhookOptions, type WebhookServer } from '../../src/webhook/server.ts';
+import {
+  startWebhook,
+  type ReviewRecord,
+  type WebhookOptions,
+  type WebhookServer,
+} from '../../src/webhook/server.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -65,6 +71,44 @@ function assertUntouched(pod: V1Pod) {
   assert.equal((pod.spec?.tolerations ?? []).filter(ours).length, 0);
 }
 
+/** Every decision the webhook made, as it reported them (a pod the API server never sent is absent). */
+const reviews: ReviewRecord[] = [];
+
+/**
+ * The webhook's decision about pod `ns/name`. "Unchanged" alone would also hold if the API server never
+ * called the webhook (failurePolicy Ignore), so tests of pods left alone first prove it was asked.
+ */
+function decisionFor(ns: string, name: string): ReviewRecord {
+  const r = reviews.filter((x) => x.namespace === ns && x.pod === name);
+  assert.ok(r.length > 0, `the webhook was asked about ${ns}/${name}`);
+  return r.at(-1)!;
+}
+
+/** POSTs an AdmissionReview to the webhook the way the API server does, trusting only its CA. */
+function postReview(port: number, ca: string, body: object): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate',
+        method: 'POST',
+        ca,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString()) }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 describe('admission webhook routes pods to the virtual node', { timeout: 300_000 }, () => {
   let kube: KubeClients;
   const stop = new AbortController();
@@ -103,6 +147,7 @@ describe('admission webhook routes pods to the virtual node', { timeout: 300_000
       ),
       clock: systemClock,
       log,
+      onReview: (r) => reviews.push(r),
     });
     webhook = await startWebhook(options());
   });
@@ -200,6 +245,9 @@ describe('admission webhook routes pods to the virtual node', { timeout: 300_000
 
   test('a pod labelled alibabacloud.com/eci=false opts out in a labelled namespace', async () => {
     assertUntouched(await run(NS_ECI, 'opt-out', 'alibabacloud.com/eci=false'));
+    const d = decisionFor(NS_ECI, 'opt-out');
+    assert.equal(d.routed, false);
+    assert.match(d.reason, /alibabacloud\.com\/eci=false opts out/);
   });
 
   test('a namespace the cache has not seen is read through from the API server', async () => {
@@ -213,6 +261,9 @@ describe('admission webhook routes pods to the virtual node', { timeout: 300_000
 
   test('an unlabelled pod in an unlabelled namespace is unchanged', async () => {
     assertUntouched(await run(NS_POD, 'plain'));
+    const d = decisionFor(NS_POD, 'plain');
+    assert.equal(d.routed, false);
+    assert.match(d.reason, /no ECI label or eci-profile selector matches/);
   });
 
   test('an eci-profile selector routes and adds its annotations and labels', async () => {
@@ -241,7 +292,31 @@ describe('admission webhook routes pods to the virtual node', { timeout: 300_000
   });
 
   test('a kube-system pod is unchanged, even labelled', async () => {
-    assertUntouched(await run('kube-system', SYSTEM_POD, 'alibabacloud.com/eci=true'));
+    // The webhook is live and called for this run's namespaces: a labelled pod is routed just before.
+    assertRouted(await run(NS_POD, 'canary', 'alibabacloud.com/eci=true'));
+    assert.equal(decisionFor(NS_POD, 'canary').routed, true);
+    const pod = await run('kube-system', SYSTEM_POD, 'alibabacloud.com/eci=true');
+    assertUntouched(pod);
+    // First line of defence: the configuration's namespaceSelector keeps the API server from asking.
+    assert.equal(reviews.filter((r) => r.namespace === 'kube-system').length, 0, 'kube-system is never sent');
+    // Second line: asked anyway (a configuration edited by hand), the webhook itself leaves the pod alone.
+    const answer = await postReview(webhook!.port, webhook!.caBundle(), {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: `direct-${RUN}`,
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        namespace: 'kube-system',
+        operation: 'CREATE',
+        object: { ...pod, metadata: { ...pod.metadata, namespace: NS_POD } },
+      },
+    });
+    assert.equal(answer.status, 200);
+    assert.deepEqual((answer.json as { response: object }).response, { uid: `direct-${RUN}`, allowed: true });
+    const d = decisionFor('kube-system', SYSTEM_POD);
+    assert.equal(d.routed, false);
+    assert.match(d.reason, /namespace kube-system is never routed/);
   });
 
   test('with the webhook stopped pods are still created (failurePolicy Ignore); a restart reuses the certificate', async () => {

@@ -34,6 +34,19 @@ export class ControllerProcess {
     this.#child = child;
   }
 
+  /** Sends `signal` without waiting (SIGSTOP, SIGCONT, or a kill whose exit is awaited with `exited`). */
+  signal(signal: NodeJS.Signals): void {
+    this.#child?.kill(signal);
+  }
+
+  /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
+  exited(): Promise<number | null> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      return Promise.resolve(child?.exitCode ?? null);
+    return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
   /** Sends `signal` and waits for the exit; resolves with the exit code (or null when killed). */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const child = this.#child;

@@ -15,3 +15,11 @@ export const ACTIONS: Readonly<Record<string, ActionDef>> = {
   ...imageActions,
   ...templateActions,
 };
+
+/**
+ * The action named `name`, looked up among the table's own entries only: the name comes off the wire,
+ * and `toString` or `__proto__` must be unknown actions, not Object.prototype's members.
+ */
+export function actionNamed(name: string): ActionDef | undefined {
+  return Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
+}

@@ -1,7 +1,7 @@
 import EciSdk, * as $Eci from '@alicloud/eci20180808';
 import * as $OpenApi from '@alicloud/openapi-client';
 import * as $Util from '@alicloud/tea-util';
-import { Backoff } from '../../util/backoff.ts';
+import { Backoff, fullJitter } from '../../util/backoff.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Logger } from '../../util/log.ts';
 import { TokenBucket } from '../../util/token-bucket.ts';
@@ -56,11 +56,13 @@ export interface EciClientOptions {
   maxAttempts?: number;
   clock: Clock;
   log: Logger;
+  /** [0, 1), for the retry jitter; injected by tests. */
+  random?: () => number;
 }
 
 /**
  * The only door to ECI: the official SDK plus what a controller needs around it — a token bucket per
- * action sized to its quota, a timeout on every call, retry with backoff for throttling and server
+ * action sized to its quota, a timeout on every call, retry with full-jitter backoff for throttling and server
  * errors (safe: creates carry a ClientToken), and cloud errors turned into `EciApiError` at this edge.
  * Counts calls per action so benchmarks can report ECI calls per pod.
  */
@@ -151,7 +153,9 @@ export class EciClient {
           'eci call failed',
         );
         if (!retry) throw err;
-        await this.#o.clock.sleep(err.kind === 'throttled' ? backoff.next() * 2 : backoff.next(), signal);
+        // Full jitter: every controller throttled in the same second must not come back in the same one.
+        const ceiling = err.kind === 'throttled' ? backoff.next() * 2 : backoff.next();
+        await this.#o.clock.sleep(fullJitter(ceiling, this.#o.random), signal);
       }
     }
   }

@@ -17,6 +17,11 @@ const table: [string, number | undefined, string][] = [
   ['NetworkError', undefined, 'server'],
   ['InvalidParameter', 400, 'invalid'],
   ['MissingParameter', 400, 'invalid'],
+  ['RequestHeaderFieldsTooLarge', 431, 'invalid'],
+  ['RequestEntityTooLarge', 413, 'invalid'],
+  ['IdempotentParameterMismatch', 400, 'invalid'],
+  ['InvalidParameter.Mismatch', 400, 'config'],
+  ['InvalidVSwitchId.IpNotEnough', 400, 'stock'],
 ];
 for (const [code, status, kind] of table) {
   test(`${code} (${status}) is ${kind}`, () => assert.equal(classifyEciError(code, status), kind));

@@ -6,7 +6,8 @@ export type EciErrorKind =
   | 'server' // cloud-side or network failure: retry with backoff
   | 'stock' // the zone has no capacity: try another vSwitch/zone
   | 'not-found' // the group (or resource) is gone
-  | 'invalid' // the request is wrong: retrying will not help; tell the user
+  | 'invalid' // the request itself is wrong: retrying it will not help; refuse the pod and tell the user
+  | 'config' // the request contradicts the configuration (vSwitch and security group in other VPCs): retry, a config change may fix it
   | 'auth' // credentials or permissions: tell the operator
   | 'quota'; // account quota reached: tell the operator, retry later
 
@@ -43,7 +44,11 @@ export class EciApiError extends ProductError {
 
   get retryable(): boolean {
     return (
-      this.kind === 'throttled' || this.kind === 'server' || this.kind === 'stock' || this.kind === 'quota'
+      this.kind === 'throttled' ||
+      this.kind === 'server' ||
+      this.kind === 'stock' ||
+      this.kind === 'quota' ||
+      this.kind === 'config'
     );
   }
 }
@@ -51,7 +56,11 @@ export class EciApiError extends ProductError {
 /** Maps the cloud's error code (and HTTP status) to what to do. One place, table-tested. */
 export function classifyEciError(code: string, httpStatus: number | undefined): EciErrorKind {
   if (/^Throttling/i.test(code) || code === 'ServiceUnavailable' || httpStatus === 429) return 'throttled';
-  if (/NoStock|RecommendEmpty|ResourceNotAvailable|Zone\.NotOnSale|InsufficientBalance\.Zone/i.test(code))
+  if (
+    /NoStock|RecommendEmpty|ResourceNotAvailable|Zone\.NotOnSale|InsufficientBalance\.Zone|IpNotEnough/i.test(
+      code,
+    )
+  )
     return 'stock';
   if (/NotFound$|\.NotFound\b|NotExist/i.test(code) && !/AccessKey/i.test(code)) return 'not-found';
   if (
@@ -59,6 +68,7 @@ export function classifyEciError(code: string, httpStatus: number | undefined): 
   )
     return 'auth';
   if (/QuotaExceed|ExceedQuota|Quota\./i.test(code)) return 'quota';
+  if (/\.Mismatch$/i.test(code)) return 'config';
   if (httpStatus !== undefined && httpStatus >= 500) return 'server';
   if (/InternalError|UnknownError|ServiceUnavailable|Timeout/i.test(code)) return 'server';
   if (httpStatus === undefined) return 'server';

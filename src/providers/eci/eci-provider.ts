@@ -223,6 +223,16 @@ export class EciProvider implements PodProvider, InstanceSweeper {
           });
           continue;
         }
+        if (err.kind === 'invalid') {
+          // ECI says the request itself is wrong (too large, a parameter it rejects): the same pod would
+          // get the same answer forever, so the pod is refused with the cloud's words, not retried.
+          return {
+            kind: 'refused',
+            reason: 'ContainerGroupRejected',
+            message: `spec: ECI rejected the container group for this pod: ${cloudMessage(err)}`,
+            events,
+          };
+        }
         return retry('ProviderCreateFailed', cloudMessage(err));
       }
     }
@@ -538,7 +548,9 @@ function pendingRetry(reason: string, message: string, events: ProviderEvent[]):
 
 /** The cloud's code and message, without our prefix. */
 function cloudMessage(err: EciApiError): string {
-  return `${err.cloudCode}: ${err.message.replace(/^ECI \w+ failed: [^:]+: /, '')}`;
+  // Without the RequestId (it is in the log): a pod status that changed with every answer would make
+  // each status write trigger another reconcile, and another cloud call.
+  return `${err.cloudCode}: ${err.message.replace(/^ECI \w+ failed: [^:]+: /, '').replace(/ \(RequestId [^)]*\)$/, '')}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { DescribeContainerGroupsResponseBodyContainerGroups as Group } from '@alicloud/eci20180808';
+import { Backoff, fullJitter } from '../../util/backoff.ts';
 import type { Clock } from '../../util/clock.ts';
 import { describeError } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
@@ -18,6 +19,8 @@ export interface StatusFeedOptions {
   resyncMs?: number;
   /** Called for every group whose description changed, and (gone = true) for every one that vanished. */
   onChange: (entry: IndexedGroup, gone: boolean) => void;
+  /** [0, 1), for the retry jitter; injected by tests. */
+  random?: () => number;
 }
 
 /** ECI allows at most this many IDs (and page size) per DescribeContainerGroups call. */
@@ -37,7 +40,12 @@ export class StatusFeed {
   readonly #seen = new Map<string, string>();
 
   constructor(o: StatusFeedOptions) {
-    this.#o = { ...o, intervalMs: o.intervalMs ?? 2000, resyncMs: o.resyncMs ?? 300_000 };
+    this.#o = {
+      ...o,
+      intervalMs: o.intervalMs ?? 2000,
+      resyncMs: o.resyncMs ?? 300_000,
+      random: o.random ?? Math.random,
+    };
   }
 
   /** Lists every group of this node into the index; reports changed and vanished groups. */
@@ -61,7 +69,10 @@ export class StatusFeed {
   /** Polls until `signal` aborts. Call `resync` first. */
   async run(signal: AbortSignal): Promise<void> {
     let lastPoll = this.#o.clock.now();
-    let lastResync = lastPoll;
+    let resyncAt = lastPoll + this.#o.resyncMs;
+    // A failed full list is retried after a growing, jittered delay, never at every poll: a cloud that
+    // keeps failing it must not get the most expensive call every two seconds.
+    const resyncBackoff = new Backoff({ baseMs: this.#o.intervalMs * 2, maxMs: this.#o.resyncMs });
     while (!signal.aborted) {
       try {
         await this.#o.clock.sleep(this.#o.intervalMs, signal);
@@ -70,9 +81,16 @@ export class StatusFeed {
       }
       const started = this.#o.clock.now();
       try {
-        if (started - lastResync >= this.#o.resyncMs) {
-          await this.resync(signal);
-          lastResync = started;
+        if (started >= resyncAt) {
+          try {
+            await this.resync(signal);
+            resyncBackoff.reset();
+            resyncAt = started + this.#o.resyncMs;
+          } catch (err) {
+            resyncAt =
+              started + Math.max(this.#o.intervalMs, fullJitter(resyncBackoff.next(), this.#o.random));
+            throw err;
+          }
         } else {
           // The window overlaps the previous poll by a few seconds, so a change is never missed
           // between two polls; #seen makes the overlap free.
@@ -92,14 +110,16 @@ export class StatusFeed {
       { sinceSecond, tags: this.#o.scopeTags },
       signal,
     );
-    const ids: string[] = [];
+    // An entry counts as seen only once its group was described: a describe that fails (throttled,
+    // timed out) must leave the change to be picked up by the next poll, not by the next resync.
+    const signatures = new Map<string, string>();
     for (const d of changed) {
       if (!d.containerGroupId) continue;
       const signature = JSON.stringify([d.status, d.podStatus]);
       if (this.#seen.get(d.containerGroupId) === signature) continue;
-      this.#seen.set(d.containerGroupId, signature);
-      ids.push(d.containerGroupId);
+      signatures.set(d.containerGroupId, signature);
     }
+    const ids = [...signatures.keys()];
     // A few pages at once: after a burst, hundreds of groups change in one poll, and describing them
     // one page after another would hold every pod's Running status back until the last page.
     const batches: string[][] = [];
@@ -112,6 +132,7 @@ export class StatusFeed {
           signal,
         );
         for (const g of groups) this.#apply(g);
+        for (const id of b) this.#seen.set(id, signatures.get(id)!);
       }
     };
     await Promise.all(Array.from({ length: Math.min(DESCRIBE_CONCURRENCY, batches.length) }, worker));

@@ -109,7 +109,10 @@ export interface AnnotationDoc {
   readonly state: AnnotationState;
   /** Supported: what it becomes. Refused: why. Ignored: why. */
   readonly detail: string;
-  /** Grants cloud privileges or places the pod in the cloud network (RAM role, security group, vSwitch, EIP). */
+  /**
+   * A cloud privilege (RAM role, security group, vSwitch, EIP): allowed only as the eci-profile
+   * `cloudPrivileges` allow-list gives it to the pod's namespace (privileges.ts checks exactly these).
+   */
   readonly privileged?: boolean;
 }
 
@@ -325,25 +328,22 @@ export const ANNOTATIONS: readonly AnnotationDoc[] = [
     key: A.EIP_BANDWIDTH,
     category: 'Network',
     state: 'supported',
-    privileged: true,
     detail: '`EipBandwidth` (Mbit/s)',
   },
   {
     key: A.EIP_COMMON_BANDWIDTH_PACKAGE,
     category: 'Network',
     state: 'supported',
-    privileged: true,
     detail: '`EipCommonBandwidthPackage`',
   },
   {
     key: A.EIP_ISP,
     category: 'Network',
     state: 'supported',
-    privileged: true,
     detail: '`EipISP` (`BGP`, `BGP_PRO`)',
   },
-  { key: A.EIP_CHARGE_TYPE, category: 'Network', state: 'refused', privileged: true, detail: NO_PARAMETER },
-  { key: A.EIP_ADDRESS_POOL, category: 'Network', state: 'refused', privileged: true, detail: NO_PARAMETER },
+  { key: A.EIP_CHARGE_TYPE, category: 'Network', state: 'refused', detail: NO_PARAMETER },
+  { key: A.EIP_ADDRESS_POOL, category: 'Network', state: 'refused', detail: NO_PARAMETER },
   { key: A.ENABLE_IPV6, category: 'Network', state: 'supported', detail: '`Ipv6AddressCount=1`' },
   {
     key: A.IPV6_BANDWIDTH_ENABLE,
@@ -361,7 +361,6 @@ export const ANNOTATIONS: readonly AnnotationDoc[] = [
     key: A.PRIVATE_IP,
     category: 'Network',
     state: 'supported',
-    privileged: true,
     detail: '`PrivateIpAddress` (IPv4)',
   },
   { key: A.FIXED_IP, category: 'Network', state: 'supported', detail: '`FixedIp`' },
@@ -427,7 +426,7 @@ const BY_KEY = new Map(ANNOTATIONS.map((d) => [d.key, d]));
 /** Prefixes under which every key must be a documented one. */
 const OWNED_PREFIXES = ['k8s.aliyun.com/eci-', 'k8s.aliyun.com/eip-', 'k8s.aliyun.com/imc-'];
 
-/** Annotations that grant cloud privileges or place the pod in the cloud network. */
+/** Annotations checked against the eci-profile `cloudPrivileges` allow-list (privileges.ts). */
 export const PRIVILEGED_ANNOTATIONS: readonly string[] = ANNOTATIONS.filter((d) => d.privileged).map(
   (d) => d.key,
 );

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateContainerGroupRequest } from '@alicloud/eci20180808';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -7,6 +7,7 @@ import { podToCreateRequest, type CreateContext, type CreateResult } from './pod
 import { tokenKey } from './refs.ts';
 import { TAG_KEYS } from './tags.ts';
 import { RefusalReasons } from './types.ts';
+import { ANNOTATIONS } from './annotations.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests read the request as plain JSON */
 
@@ -77,6 +78,10 @@ test('the same pod gives the same request', () => {
 });
 
 test('annotations override placement and add ECI options', () => {
+  // The namespace's allow-list grants the vSwitches, security group and EIP the annotations pick.
+  const allowed = ctx({
+    privileges: { ramRoles: [], securityGroups: ['sg-9'], vSwitches: ['*'], eips: [], createEip: true },
+  });
   const { req } = ok(
     pod(
       {},
@@ -94,6 +99,7 @@ test('annotations override placement and add ECI options', () => {
         },
       },
     ),
+    allowed,
   );
   assert.equal(req.vSwitchId, 'vsw-x,vsw-y,vsw-z');
   assert.equal(req.scheduleStrategy, 'VSwitchRandom');
@@ -151,7 +157,11 @@ test('every supported annotation reaches the wire as its CreateContainerGroup pa
         },
       },
     ),
-    ctx({ clusterDNS: { nameservers: ['10.96.0.10'], clusterDomain: 'cluster.local' } }),
+    ctx({
+      clusterDNS: { nameservers: ['10.96.0.10'], clusterDomain: 'cluster.local' },
+      // The RAM role and the EIP are cloud privileges: this namespace is given them.
+      privileges: { ramRoles: ['*'], securityGroups: [], vSwitches: [], eips: ['*'], createEip: false },
+    }),
   );
   assert.ok(r.ok, JSON.stringify(r));
   const q = wireQuery(r.request);
@@ -877,4 +887,140 @@ test('no Secret value appears in warnings, refusals or missing lists', () => {
   const text = JSON.stringify(r.ok ? r.warnings : 'refusal' in r ? r.refusal : r.missing);
   assert.ok(!text.includes(value));
   assert.ok(!text.includes(b64(value)));
+});
+
+describe('cloud-privilege annotations and the namespace allow-list', () => {
+  const withAnnotation = (key: string, value: string) =>
+    pod({}, { namespace: 'team-a', annotations: { [key]: value } });
+  const refused: [string, string, string][] = [
+    ['k8s.aliyun.com/eci-ram-role-name', 'admin-role', 'RAM role'],
+    ['k8s.aliyun.com/eci-security-group', 'sg-other', 'security group'],
+    ['k8s.aliyun.com/eci-vswitch', 'vsw-a,vsw-other', 'vSwitch'],
+    ['k8s.aliyun.com/eci-eip-instanceid', 'eip-123', 'EIP'],
+    ['k8s.aliyun.com/eci-with-eip', 'true', 'permission to create an EIP'],
+  ];
+  for (const [key, value, what] of refused) {
+    test(`${key}=${value} off the list is refused, naming the annotation`, () => {
+      const r = create(withAnnotation(key, value)).result;
+      assert.ok(!r.ok && 'refusal' in r, JSON.stringify(r));
+      assert.equal(r.refusal.reason, 'CloudPrivilegeNotAllowed');
+      assert.equal(r.refusal.field, `metadata.annotations['${key}']`);
+      assert.match(r.refusal.message, new RegExp(`namespace team-a.*${what}`));
+    });
+  }
+
+  test('the controller’s own vSwitches and security group need no allowance', () => {
+    ok(withAnnotation('k8s.aliyun.com/eci-vswitch', 'vsw-b,vsw-a'));
+    ok(withAnnotation('k8s.aliyun.com/eci-security-group', 'sg-1'));
+  });
+
+  test('listed values are allowed; * allows any', () => {
+    const c = ctx({
+      privileges: {
+        ramRoles: ['oss-reader'],
+        securityGroups: ['*'],
+        vSwitches: [],
+        eips: ['eip-123'],
+        createEip: false,
+      },
+    });
+    assert.equal(
+      ok(withAnnotation('k8s.aliyun.com/eci-ram-role-name', 'oss-reader'), c).req.ramRoleName,
+      'oss-reader',
+    );
+    ok(withAnnotation('k8s.aliyun.com/eci-security-group', 'sg-any'), c);
+    ok(withAnnotation('k8s.aliyun.com/eci-eip-instanceid', 'eip-123'), c);
+    assert.ok(!create(withAnnotation('k8s.aliyun.com/eci-ram-role-name', 'admin-role'), c).result.ok);
+  });
+});
+
+test('the annotations marked as cloud privileges are exactly those the allow-list holds back', () => {
+  // A valid value of every supported annotation (other than the controller's own placement).
+  const sample: Record<string, string> = {
+    'k8s.aliyun.com/eci-vswitch': 'vsw-other',
+    'k8s.aliyun.com/eci-schedule-strategy': 'VSwitchOrdered',
+    'k8s.aliyun.com/eci-use-specs': '2-4Gi',
+    'k8s.aliyun.com/eci-instance-type': 'ecs.c6.large',
+    'k8s.aliyun.com/eci-spot-strategy': 'SpotAsPriceGo',
+    'k8s.aliyun.com/eci-spot-price-limit': '0.5',
+    'k8s.aliyun.com/eci-spot-duration': '1',
+    'k8s.aliyun.com/eci-fail-strategy': 'fail-back',
+    'k8s.aliyun.com/pod-fail-on-create-err': 'true',
+    'k8s.aliyun.com/eci-max-pending-minute': '30',
+    'k8s.aliyun.com/eci-custom-hosts': '[{"host":"a.com","ip":"10.0.0.1"}]',
+    'k8s.aliyun.com/eci-custom-tags': 'env:test',
+    'k8s.aliyun.com/eci-ram-role-name': 'AliyunECIContainerGroupRole',
+    'k8s.aliyun.com/eci-resource-group-id': 'rg-1',
+    'k8s.aliyun.com/eci-cpu-option-core': '2',
+    'k8s.aliyun.com/eci-cpu-option-ht': '1',
+    'k8s.aliyun.com/eci-auto-imc': 'true',
+    'k8s.aliyun.com/eci-image-cache': 'true',
+    'k8s.aliyun.com/imc-perfect-match': 'true',
+    'k8s.aliyun.com/imc-match-count-request': '1',
+    'k8s.aliyun.com/eci-imc-id': 'imc-abc',
+    'k8s.aliyun.com/eci-image-snapshot-id': 'imc-abc',
+    'k8s.aliyun.com/acr-instance-ids': 'cri-abc',
+    'k8s.aliyun.com/acr-instance-id': 'cri-abc',
+    'k8s.aliyun.com/plain-http-registry': 'harbor.local',
+    'k8s.aliyun.com/insecure-registry': 'harbor.local',
+    'k8s.aliyun.com/eci-data-cache-bucket': 'default',
+    'k8s.aliyun.com/eci-security-group': 'sg-other',
+    'k8s.aliyun.com/eci-eip-instanceid': 'eip-abc',
+    'k8s.aliyun.com/eci-with-eip': 'true',
+    'k8s.aliyun.com/eci-enable-ipv6': 'true',
+    'k8s.aliyun.com/eci-ipv6-bandwidth-enable': 'true',
+    'k8s.aliyun.com/eci-ipv6-bandwidth': '100M',
+    'k8s.aliyun.com/eci-private-ip-address': '192.168.0.9',
+    'k8s.aliyun.com/eci-fixed-ip': 'true',
+    'k8s.aliyun.com/eci-fixed-ip-retain-hour': '24',
+    'kubernetes.io/ingress-bandwidth': '40M',
+    'kubernetes.io/egress-bandwidth': '20M',
+    'k8s.aliyun.com/eci-custom-dnsconfig': '{"nameservers":"10.0.0.2"}',
+    'k8s.aliyun.com/eci-extra-ephemeral-storage': '50Gi',
+    'k8s.aliyun.com/eci-ntp-server': '100.100.3.1',
+    'k8s.aliyun.com/eci-sls-enable': 'false',
+    'k8s.aliyun.com/eci-core-pattern': '/pod/core',
+  };
+  // Annotations that only mean something beside another one.
+  const companion: Record<string, Record<string, string>> = {
+    'k8s.aliyun.com/acr-service-arns': { 'k8s.aliyun.com/acr-instance-ids': 'cri-abc' },
+    'k8s.aliyun.com/acr-user-arns': { 'k8s.aliyun.com/acr-instance-ids': 'cri-abc' },
+    'k8s.aliyun.com/eci-data-cache-pl': { 'k8s.aliyun.com/eci-data-cache-bucket': 'default' },
+    'k8s.aliyun.com/eci-data-cache-provisionedIops': { 'k8s.aliyun.com/eci-data-cache-bucket': 'default' },
+    'k8s.aliyun.com/eci-data-cache-burstingEnabled': { 'k8s.aliyun.com/eci-data-cache-bucket': 'default' },
+  };
+  const companionValue: Record<string, string> = {
+    'k8s.aliyun.com/acr-service-arns': 'acs:ram::1:role/a',
+    'k8s.aliyun.com/acr-user-arns': 'acs:ram::1:role/b',
+    'k8s.aliyun.com/eci-data-cache-pl': 'PL1',
+    'k8s.aliyun.com/eci-data-cache-provisionedIops': '1000',
+    'k8s.aliyun.com/eci-data-cache-burstingEnabled': 'true',
+    'k8s.aliyun.com/eip-bandwidth': '5',
+    'k8s.aliyun.com/eip-isp': 'BGP',
+    'k8s.aliyun.com/eip-common-bandwidth-package-id': 'cbwp-1',
+  };
+  for (const key of [
+    'k8s.aliyun.com/eip-bandwidth',
+    'k8s.aliyun.com/eip-isp',
+    'k8s.aliyun.com/eip-common-bandwidth-package-id',
+  ])
+    companion[key] = { 'k8s.aliyun.com/eci-with-eip': 'true' };
+  const all: Record<string, boolean> = {
+    ...Object.fromEntries(Object.keys(sample).map((k) => [k, false])),
+    ...Object.fromEntries(Object.keys(companion).map((k) => [k, false])),
+  };
+  const supported = ANNOTATIONS.filter((d) => d.state === 'supported');
+  assert.deepEqual(
+    supported.map((d) => d.key).filter((k) => !(k in all)),
+    [],
+    'every supported annotation has a sample value here',
+  );
+  for (const d of supported) {
+    const annotations = { ...(companion[d.key] ?? {}), [d.key]: sample[d.key] ?? companionValue[d.key]! };
+    const r = podToCreateRequest(pod({}, { annotations }), ctx());
+    const heldBack = !r.ok && 'refusal' in r && r.refusal.reason === RefusalReasons.CLOUD_PRIVILEGE;
+    const selfHeldBack = heldBack && r.refusal.field === `metadata.annotations['${d.key}']`;
+    assert.equal(selfHeldBack, d.privileged === true, `${d.key}: ${JSON.stringify(r.ok ? 'created' : r)}`);
+    if (!d.privileged && !companion[d.key]) assert.ok(r.ok, `${d.key}: ${JSON.stringify(r)}`);
+  }
 });

@@ -24,6 +24,7 @@ import { identityTags, podIdentity } from './tags.ts';
 import { RefusalReasons, type ModelInit, type Refusal } from './types.ts';
 import { DEFAULT_CAPABILITIES, normalizeCapability, sysctlKind, validatePod } from './validate.ts';
 import { mapVolume } from './volumes.ts';
+import { cloudPrivilegeRefusal, NO_CLOUD_PRIVILEGES, type CloudPrivileges } from './privileges.ts';
 
 type ContainerInit = ModelInit<CreateContainerGroupRequestContainer>;
 type InitContainerInit = ModelInit<CreateContainerGroupRequestInitContainer>;
@@ -48,6 +49,11 @@ export interface CreateContext {
   readonly serviceEnv?: Readonly<Record<string, string>>;
   /** Multi-zone policy when several vSwitches are given; default VSwitchOrdered (zone failover in order). */
   readonly scheduleStrategy?: ScheduleStrategy;
+  /**
+   * What pods of this namespace may pick by annotation beyond vSwitchIds and securityGroupId above:
+   * RAM role, other security groups and vSwitches, EIPs. Absent: nothing more (the safe default).
+   */
+  readonly privileges?: CloudPrivileges;
 }
 
 /**
@@ -335,6 +341,13 @@ export function podToCreateRequest(pod: V1Pod, ctx: CreateContext): CreateResult
   const parsed = parseEciAnnotations(pod.metadata?.annotations);
   if (!parsed.ok) return { ok: false, refusal: parsed.refusal };
   const o = parsed.options;
+  const privileged = cloudPrivilegeRefusal(
+    o,
+    pod.metadata?.namespace ?? 'default',
+    ctx.privileges ?? NO_CLOUD_PRIVILEGES,
+    { vSwitchIds: ctx.vSwitchIds, securityGroupId: ctx.securityGroupId },
+  );
+  if (privileged) return { ok: false, refusal: privileged };
   const uid = pod.metadata?.uid;
   if (!uid) {
     return {

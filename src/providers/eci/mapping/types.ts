@@ -47,6 +47,10 @@ export const RefusalReasons = {
   ENV: 'EnvUnsupported',
   SUBPATH_EXPR: 'SubPathExprUnresolved',
   IDENTITY: 'PodIdentityMissing',
+  INVALID_SPEC: 'InvalidPodSpec',
+  INVALID_QUANTITY: 'InvalidQuantity',
+  INVALID_PORT: 'InvalidPort',
+  CLOUD_PRIVILEGE: 'CloudPrivilegeNotAllowed',
 } as const;
 
 export type RefusalReason = (typeof RefusalReasons)[keyof typeof RefusalReasons];

@@ -8,6 +8,56 @@ import { normalizeCapability, RULES, sysctlKind, validatePod, volumeSource } fro
 const many = (n: number) => Array.from({ length: n }, (_, i) => container({ name: `c${i}` }));
 
 const refused: [string, V1Pod, RefusalReason, string][] = [
+  ['a null container', pod({ containers: [null as never] }), R.INVALID_SPEC, 'spec.containers[0]'],
+  ['no containers', pod({ containers: [] }), R.INVALID_SPEC, 'spec.containers'],
+  [
+    'a container without image',
+    pod({ containers: [{ name: 'a' } as never] }),
+    R.INVALID_SPEC,
+    'spec.containers[0].image',
+  ],
+  ...(['-1', 'abc', '1.5.5Gi', '10Xi'] as const).map((q): [string, V1Pod, RefusalReason, string] => [
+    `memory limit ${q}`,
+    pod({ containers: [container({ resources: { limits: { memory: q } } })] }),
+    R.INVALID_QUANTITY,
+    'spec.containers[0].resources.limits.memory',
+  ]),
+  [
+    'cpu request -1 on an init container',
+    pod({ initContainers: [container({ name: 'i', resources: { requests: { cpu: '-1' } } })] }),
+    R.INVALID_QUANTITY,
+    'spec.initContainers[0].resources.requests.cpu',
+  ],
+  ...([0, 70000, '70000'] as const).map((port): [string, V1Pod, RefusalReason, string] => [
+    `liveness probe port ${port}`,
+    pod({ containers: [container({ livenessProbe: { httpGet: { path: '/', port } } })] }),
+    R.INVALID_PORT,
+    'spec.containers[0].livenessProbe.httpGet.port',
+  ]),
+  [
+    'readiness tcp port 0',
+    pod({ containers: [container({ readinessProbe: { tcpSocket: { port: 0 } } })] }),
+    R.INVALID_PORT,
+    'spec.containers[0].readinessProbe.tcpSocket.port',
+  ],
+  [
+    'preStop port 70000',
+    pod({ containers: [container({ lifecycle: { preStop: { httpGet: { port: 70000 } } } })] }),
+    R.INVALID_PORT,
+    'spec.containers[0].lifecycle.preStop.httpGet.port',
+  ],
+  [
+    'container port 0',
+    pod({ containers: [container({ ports: [{ containerPort: 0 }] })] }),
+    R.INVALID_PORT,
+    'spec.containers[0].ports[0].containerPort',
+  ],
+  [
+    'an annotation that is not a string',
+    pod({}, { annotations: { 'k8s.aliyun.com/eci-use-specs': 2 as never } }),
+    R.INVALID_SPEC,
+    "metadata.annotations['k8s.aliyun.com/eci-use-specs']",
+  ],
   ['windows', pod({ os: { name: 'windows' } }), R.WINDOWS, 'spec.os.name'],
   [
     'daemonset',
@@ -177,7 +227,13 @@ test('each refusal rule: the pod ECI cannot run, the field at fault and the code
 test('every rule is exercised by the table', () => {
   const hit = new Set<string>();
   for (const [, p] of refused) {
-    for (const rule of RULES) if (rule.check(p)) hit.add(rule.name);
+    // As validatePod runs them: later rules may rely on the shape the first one checked.
+    for (const rule of RULES) {
+      if (rule.check(p)) {
+        hit.add(rule.name);
+        break;
+      }
+    }
   }
   assert.deepEqual(
     RULES.map((r) => r.name).filter((n) => !hit.has(n)),

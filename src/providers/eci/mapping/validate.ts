@@ -2,6 +2,7 @@ import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { hasInstanceTypeAnnotation, parseEciAnnotations } from './annotations.ts';
 import { resolvePort } from './probes.ts';
 import { containerSize, groupSize, GPU_RESOURCE, MAX_GROUP_CPU, MAX_GROUP_MEMORY_GIB } from './resources.ts';
+import { podShapeRefusal } from './shape.ts';
 import { refusal, RefusalReasons, type Refusal } from './types.ts';
 
 /** ECI's documented per-instance limits ("Limits": containers per instance, volumes per instance). */
@@ -98,6 +99,8 @@ function firstOf<T>(items: readonly T[], f: (x: T) => Refusal | null): Refusal |
 const R = RefusalReasons;
 
 export const RULES: readonly Rule[] = [
+  // First: every later rule (and the mapping) may then read the fields it needs without guarding types.
+  { name: 'shape', check: podShapeRefusal },
   {
     name: 'windows',
     check: (p) =>
