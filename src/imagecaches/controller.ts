@@ -339,7 +339,7 @@ export class ImageCacheController {
         throw new ProductError(
           ErrorCodes.KUBE_API,
           `Secret ${namespace}/${name} (spec.imagePullSecrets) cannot be read: the controller's RBAC does not ` +
-            'grant get on Secrets (deploy/00-rbac.yaml)',
+            'grant get on Secrets (an administrator grants it with deploy/templates/imagecache-pull-secrets-rbac.yaml.example)',
           { cause: err },
         );
       throw err;
