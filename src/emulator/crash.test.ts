@@ -42,7 +42,20 @@ after(async () => {
 async function spawnEmulator(stateDir: string): Promise<Proc> {
   const child = spawn(
     process.execPath,
-    [BIN, 'emulator', '--port', '0', '--state-dir', stateDir, '--no-quotas', '--log-level', 'warn'],
+    // The journal is under test, not containers: the simulated runtime keeps 200 creates cheap.
+    [
+      BIN,
+      'emulator',
+      '--port',
+      '0',
+      '--state-dir',
+      stateDir,
+      '--no-quotas',
+      '--log-level',
+      'warn',
+      '--runtime',
+      'simulated',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);

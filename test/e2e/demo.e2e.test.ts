@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { instanceFor } from '../../src/emulator/runtime/process/instance.ts';
@@ -44,9 +45,14 @@ describe('the demo', { timeout: 900_000 }, () => {
       );
       assert.match(out, /done: both pods ran as ECI container groups/);
       if (process.env.ECI_VN_SHOW_DEMO === '1') process.stdout.write(out);
-      const { instance, runtimeDir } = await instanceFor(
-        path.join(os.homedir(), '.local', 'state', 'eci-virtual-node', `demo-emulator-${name}`),
+      const stateDir = path.join(
+        os.homedir(),
+        '.local',
+        'state',
+        'eci-virtual-node',
+        `demo-emulator-${name}`,
       );
+      const { instance, runtimeDir } = await instanceFor(stateDir);
       assert.deepEqual(await leftovers(instance, runtimeDir), {
         processes: [],
         links: [],
@@ -54,6 +60,7 @@ describe('the demo', { timeout: 900_000 }, () => {
         cgroups: [],
         namespaces: [],
       });
+      await rm(stateDir, { recursive: true, force: true });
     },
   );
 });

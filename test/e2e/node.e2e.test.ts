@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { V1Lease, V1Node } from '@kubernetes/client-node';
 import { ControllerProcess } from '../support/controller.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
@@ -9,7 +12,14 @@ import { waitFor } from '../support/wait.ts';
 const NODE = 'vk-e2e-node';
 const kubeconfig = testKubeconfig();
 const { kubectl, json } = kubectlFor(kubeconfig);
+// The node's registration and heartbeat are under test, not containers: the embedded emulator gets a
+// state directory of its own and simulates, so a controller killed with -9 leaves no container behind.
+const emulatorStateDir = mkdtempSync(path.join(os.tmpdir(), 'evn-node-emu-'));
 const controllerArgs = [
+  '--emulator-state-dir',
+  emulatorStateDir,
+  '--emulator-runtime',
+  'simulated',
   '--kubeconfig',
   kubeconfig,
   '--node-name',
@@ -45,6 +55,7 @@ describe('virtual node registration and heartbeat', { timeout: 600_000 }, () => 
   after(async () => {
     await controller.stop('SIGKILL');
     await kubectl('delete', 'node', NODE, '--ignore-not-found');
+    rmSync(emulatorStateDir, { recursive: true, force: true });
   });
 
   test('the node registers Ready with the labels, taint and capacity users expect', async () => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { ContainerSpec, GroupRecord } from '../../model.ts';
 import type { ExecHandle, ExecRequest } from '../types.ts';
-import { childrenOf, identify, type ProcessId, processTree, run, shellQuote, signal } from './host.ts';
+import { childrenOf, identify, processTree, run, shellQuote, signal } from './host.ts';
 import type { Image } from './images/store.ts';
 import { passwdEntry } from './images/catalogue.ts';
 import { writeJson } from './instance.ts';
@@ -115,11 +115,11 @@ export async function identityOf(
   };
 }
 
-export function containerDir(ctx: RuntimeContext, groupId: string, name: string): string {
+function containerDir(ctx: RuntimeContext, groupId: string, name: string): string {
   return path.join(groupDir(ctx, groupId), 'containers', name);
 }
 
-export function logDir(ctx: RuntimeContext, groupId: string, name: string): string {
+function logDir(ctx: RuntimeContext, groupId: string, name: string): string {
   return path.join(ctx.runtimeDir, 'logs', groupId, name);
 }
 
@@ -513,5 +513,3 @@ export async function execToEnd(
     clearTimeout(timer);
   }
 }
-
-export type { ProcessId };

@@ -14,9 +14,9 @@ import { instanceLinks, removeLinks } from './network.ts';
  * carries it. `<runtime dir>/instance.json` records the bridge and cgroup bases; the groups'
  * directories record their processes (PID and start time, so a reused PID is never killed).
  *
- * A host-wide registry (`/run/eci-virtual-node/instances/`) lists live instances, so an emulator that
- * died with no way to start again (memory-only, or whose state directory is gone) is cleaned by the
- * next emulator that starts on the machine.
+ * A host-wide registry (`/run/eci-virtual-node/instances/`) lists running instances, so what an
+ * emulator that died left running is removed by the next emulator that starts on the machine, even
+ * when its own state directory is never opened again.
  */
 
 export const REGISTRY_DIR = '/run/eci-virtual-node/instances';
@@ -125,22 +125,24 @@ export async function cleanupInstance(rec: InstanceRecord, tools: HostTools): Pr
 }
 
 /**
- * Cleans instances that died and will never start again: memory-only ones, and those whose runtime
- * directory is gone. A live instance (its PID and start time match) is never touched.
+ * Cleans what dead instances left: any instance in the registry whose process is gone (PID and start
+ * time), so a killed emulator whose state directory is never opened again (a test's, a memory-only
+ * one) leaves nothing running on the machine. Only real things go — processes, cgroups, links, group
+ * directories; a durable instance keeps its state directory (journal, logs), and starting it again
+ * runs its containers again, as after any crash. A live instance is never touched.
  */
 export async function reapOrphans(tools: HostTools, logger: Logger): Promise<void> {
   for (const f of await readdir(REGISTRY_DIR).catch(() => [] as string[])) {
     if (!f.endsWith('.json')) continue;
     const rec = await readJson<InstanceRecord>(path.join(REGISTRY_DIR, f));
     if (rec === undefined || (await isAlive({ pid: rec.pid, start: rec.pidStart }))) continue;
-    const dirGone = (await readdir(rec.runtimeDir).catch(() => undefined)) === undefined;
-    if (!rec.ephemeral && !dirGone) continue;
     const removed = await cleanupInstance(rec, tools).catch((err: unknown) => [`failed: ${String(err)}`]);
     if (rec.ephemeral) await rm(rec.runtimeDir, { recursive: true, force: true });
     await rm(path.join(REGISTRY_DIR, f), { force: true });
-    logger.warn(
-      { instance: rec.instance, removed },
-      'emulator runtime: removed the leftovers of a dead emulator instance that cannot restart',
-    );
+    if (removed.length > 0)
+      logger.warn(
+        { instance: rec.instance, runtimeDir: rec.runtimeDir, removed },
+        'emulator runtime: removed what a dead emulator left running',
+      );
   }
 }

@@ -24,20 +24,17 @@ import type {
   RuntimeHost,
   UsageSample,
 } from '../types.ts';
-import type { Cgroups } from './cgroups.ts';
 import {
-  containerDir,
   entryPid,
   execHandle,
   execToEnd,
   type ExitInfo,
-  logDir,
   logFileOf,
   type Run,
   startRun,
   stopRun,
 } from './container.ts';
-import { type HostTools, isAlive, processTree } from './host.ts';
+import { isAlive, processTree } from './host.ts';
 import { normalizeImage } from '../../image-caches.ts';
 import { type Image, ImageUnavailable, type ImageStore } from './images/store.ts';
 import { forgetInstance, type InstanceRecord } from './instance.ts';
@@ -139,14 +136,6 @@ export class ProcessRuntime implements Runtime {
     this.instance = o.instance;
     this.ephemeral = o.ephemeral;
     this.logMaxBytes = o.logMaxBytes;
-  }
-
-  get cgroups(): Cgroups {
-    return this.ctx.cgroups;
-  }
-
-  get tools(): HostTools {
-    return this.ctx.tools;
   }
 
   async start(host: RuntimeHost, groups: Iterable<GroupRecord>): Promise<void> {
@@ -847,14 +836,5 @@ export class ProcessRuntime implements Runtime {
     await rm(path.join(this.ctx.runtimeDir, 'groups'), { recursive: true, force: true });
     await forgetInstance(this.instance);
     if (this.ephemeral) await rm(this.ctx.runtimeDir, { recursive: true, force: true });
-  }
-
-  /** For tests and the admin API: the directory of a container's current writable layer. */
-  containerDir(groupId: string, name: string): string {
-    return containerDir(this.ctx, groupId, name);
-  }
-
-  logDir(groupId: string, name: string): string {
-    return logDir(this.ctx, groupId, name);
   }
 }

@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type ImageRef, parseImageRef } from './reference.ts';
 
@@ -215,9 +215,4 @@ export async function passwdEntry(
     if (f.length >= 6 && Number(f[2]) === uid && f[2] !== '') return { gid: Number(f[3]), home: f[5]! };
   }
   return undefined;
-}
-
-/** Lists a directory's entries, empty when it is missing (for the cache's housekeeping). */
-export async function listDir(dir: string): Promise<string[]> {
-  return readdir(dir).catch(() => []);
 }
