@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { clusterDown, clusterUp, type ClusterInfo } from '../src/cluster/controlplane.ts';
 import { pickFreePorts } from '../src/cluster/ports.ts';
-import type { RuntimeChoice } from '../src/emulator/config.ts';
+import type { EmulatorConfigInput, RuntimeChoice } from '../src/emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../src/emulator/server.ts';
 import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
 import { createKubeClients, type KubeClients } from '../src/kube/client.ts';
@@ -48,6 +48,10 @@ export interface BenchStackOptions {
   controllerArgs?: string[];
   /** What runs the emulator's containers (default: its configuration's default). */
   runtime?: RuntimeChoice;
+  /** Emulator configuration on top of the benchmark's (quotas off). */
+  emulatorConfig?: EmulatorConfigInput;
+  /** Use the running control plane of that name instead of a fresh one (several stacks in one run). */
+  reuseCluster?: boolean;
 }
 
 /** Stops any earlier cluster of this name, wipes its state, and starts a new one. */
@@ -127,12 +131,12 @@ export function embeddedEmulatorUrl(controller: ControllerProcess): string {
 }
 
 export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack> {
-  const cluster = await freshCluster(o.cluster);
+  const cluster = o.reuseCluster ? await clusterUp({ name: o.cluster }) : await freshCluster(o.cluster);
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'evn-bench-emu-'));
   const emu = await startEmulator({
     port: 0,
     stateDir,
-    config: { quotas: { enabled: false } },
+    config: { ...o.emulatorConfig, quotas: { enabled: false } },
     ...(o.runtime ? { runtime: o.runtime } : {}),
     logger: createLogger({ level: 'warn', name: 'bench-emulator' }),
   });

@@ -6,9 +6,10 @@ import path from 'node:path';
 import { clusterDown, clusterStatus, clusterUp } from '../src/cluster/controlplane.ts';
 import { DEFAULT_ACCESS_KEY } from '../src/emulator/config.ts';
 import { findSecrets } from './support/secret-scan.ts';
+import { testClusterName } from './support/cluster-name.ts';
 
 // ECI_VN_TEST_CLUSTER names the cluster, so several checkouts can run their suites side by side.
-const CLUSTER = { name: process.env.ECI_VN_TEST_CLUSTER || 'test' };
+const CLUSTER = { name: testClusterName() };
 
 export async function globalSetup(): Promise<void> {
   const started = Date.now();

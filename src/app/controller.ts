@@ -3,6 +3,7 @@ import { privilegesFor } from '../config/cloud-privileges.ts';
 import { LiveConfig } from '../config/live-config.ts';
 import { toNodeSpec } from '../config/node-options.ts';
 import { checkReachable, createKubeClients } from '../kube/client.ts';
+import { ImageCacheController } from '../imagecaches/controller.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { ControllerMetrics } from '../metrics/controller-metrics.ts';
 import { freshness, startMetricsServer } from '../metrics/server.ts';
@@ -294,6 +295,15 @@ export async function runController(
       },
       'starting',
     );
+    const imageCaches = new ImageCacheController({
+      kube,
+      eci: backend.client,
+      events,
+      clusterId,
+      placement,
+      clock,
+      log: log.child({ component: 'imagecaches' }),
+    });
     // Without leader election this process leads at once, for as long as it runs.
     const leading = elector ? elector.acquire(signal) : Promise.resolve(signal);
     let lost = false;
@@ -311,7 +321,8 @@ export async function runController(
           },
           { once: true },
         );
-        await node.run(leadSignal);
+        // Image caches are cluster-wide: only the leader reconciles them.
+        await Promise.all([node.run(leadSignal), imageCaches.run(leadSignal)]);
       },
       () => undefined,
     );

@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<(p: Command, env: Env) => void>> = 
   demo: async () => (await import('./demo.ts')).registerDemoCommand,
   cleanup: async () => (await import('./cleanup.ts')).registerCleanupCommand,
   doctor: async () => (await import('./doctor.ts')).registerDoctorCommand,
+  template: async () => (await import('./template.ts')).registerTemplateCommand,
 };
 const wanted = process.argv[2] !== undefined ? COMMANDS[process.argv[2]] : undefined;
 // The one place the process environment is read; commands get it as a value.

@@ -89,6 +89,26 @@ export interface ContainerGroupRecord {
     last: number;
   }[];
   spec: Record<string, unknown>;
+  /** The image cache the group started from, when it hit one. */
+  imageCacheId?: string;
+  internetIp?: string;
+}
+
+/** The emulator's record of an image cache. */
+export interface ImageCacheState {
+  id: string;
+  name: string;
+  images: string[];
+  size: number;
+  status: 'Preparing' | 'Creating' | 'Ready' | 'Failed' | 'Expired' | 'Deleting';
+  progress: string;
+  createdAt: number;
+  retentionDays?: number;
+  expireAt?: number;
+  tags: { key: string; value: string }[];
+  zoneId?: string;
+  ip?: string;
+  auto?: boolean;
 }
 
 export interface ZoneState {
@@ -118,6 +138,7 @@ export interface LifecycleSettings {
   minRunMs?: number;
   defaultRunSeconds?: number;
   maxEventsPerGroup?: number;
+  imagePullMs?: number;
 }
 
 export class EmulatorAdminError extends Error {
@@ -255,6 +276,24 @@ export class EmulatorAdminClient {
     );
   }
 
+  /**
+   * The container stops and waits with `reason` (default RunContainerError), and the emulator does
+   * not retry it: a state only RestartContainerGroup clears.
+   */
+  stickContainer(
+    id: string,
+    container: string,
+    opts: { reason?: string; message?: string } = {},
+    signal?: AbortSignal,
+  ): Promise<ContainerGroupRecord> {
+    return this.call(
+      'POST',
+      `/container-groups/${encodeURIComponent(id)}/containers/${encodeURIComponent(container)}/stuck`,
+      opts,
+      signal,
+    );
+  }
+
   /** Forces readiness (true/false), or gives it back to the emulator (null). */
   setContainerReady(
     id: string,
@@ -347,6 +386,20 @@ export class EmulatorAdminClient {
   /** Changes lifecycle timings at run time (e.g. a slow Pending stage for one test). */
   setLifecycle(change: LifecycleSettings, signal?: AbortSignal): Promise<Required<LifecycleSettings>> {
     return this.call('PUT', '/lifecycle', change, signal);
+  }
+
+  /** Every image cache the emulator holds. */
+  async listImageCaches(signal?: AbortSignal): Promise<ImageCacheState[]> {
+    const r = await this.call<{ imageCaches: ImageCacheState[] }>('GET', '/image-caches', undefined, signal);
+    return r.imageCaches;
+  }
+
+  /**
+   * Moves the emulated cloud's clock forward (retention days, deadlines) and catches every record up;
+   * request signatures are still checked against the real clock.
+   */
+  advanceClock(advanceMs: number, signal?: AbortSignal): Promise<{ offsetMs: number; now: number }> {
+    return this.call('POST', '/clock', { advanceMs }, signal);
   }
 
   setImageCacheStatus(

@@ -112,6 +112,10 @@ const crashBody = z.object({
   message: z.string().optional(),
 });
 const readyBody = z.object({ ready: z.boolean().nullable() });
+const stuckBody = z.object({
+  reason: z.string().min(1).default('RunContainerError'),
+  message: z.string().optional(),
+});
 const stockBody = z.object({ stock: z.number().int().min(0).nullable() });
 const quotaBody = z.object({
   enabled: z.boolean().optional(),
@@ -123,6 +127,14 @@ const lifecycleBody = z.object({
   minRunMs: z.number().int().min(0).optional(),
   defaultRunSeconds: z.number().min(0).optional(),
   maxEventsPerGroup: z.number().int().positive().optional(),
+  imagePullMs: z.number().int().min(0).optional(),
+});
+const clockBody = z.object({
+  advanceMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(100 * 365 * 86_400_000),
 });
 const imageCacheStatusBody = z.object({
   status: z.enum(['Preparing', 'Creating', 'Ready', 'Failed', 'Expired']),
@@ -219,6 +231,14 @@ export class AdminHandler {
         pattern: new RegExp(`^/container-groups/${id}/containers/${id}/ready$`),
         run: async (m, body) => c.driveReady(m[1]!, m[2]!, parse(readyBody, await body()).ready),
       },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/container-groups/${id}/containers/${id}/stuck$`),
+        run: async (m, body) => {
+          const b = parse(stuckBody, await body());
+          return c.driveStuck(m[1]!, m[2]!, b.reason, b.message);
+        },
+      },
       { method: 'GET', pattern: /^\/faults$/, run: () => ({ faults: c.faults.list() }) },
       {
         method: 'POST',
@@ -292,10 +312,21 @@ export class AdminHandler {
             minRunMs: b.minRunMs ?? c.settings.minRunMs,
             defaultRunSeconds: b.defaultRunSeconds ?? c.settings.defaultRunSeconds,
             maxEventsPerGroup: b.maxEventsPerGroup ?? c.settings.maxEventsPerGroup,
+            imagePullMs: b.imagePullMs ?? c.settings.imagePullMs,
           };
           for (const gid of c.store.groups.keys()) c.touchGroup(gid);
           return c.settings;
         },
+      },
+      {
+        method: 'POST',
+        pattern: /^\/clock$/,
+        run: async (_m, body) => c.advanceClock(parse(clockBody, await body()).advanceMs),
+      },
+      {
+        method: 'GET',
+        pattern: /^\/image-caches$/,
+        run: () => ({ imageCaches: [...c.store.imageCaches.values()] }),
       },
       {
         method: 'POST',

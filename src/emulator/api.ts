@@ -59,7 +59,8 @@ export class ApiHandler {
       if (def === undefined) throw cloudErrors.actionNotFound();
       action = wire.action;
       if (wire.version !== API_VERSION) throw cloudErrors.invalidVersion(wire.version ?? '(missing)');
-      const now = this.core.now();
+      // The caller signs with the real time, whatever the emulated clock was moved to.
+      const now = this.core.wallNow();
       const { accessKeyId } = authenticate(
         wire,
         {

@@ -171,6 +171,12 @@ export const cloudErrors = {
       'InvalidImageCacheId.NotFound',
       `The specified ImageCacheId does not exist. ImageCacheId: ${id}`,
     ),
+  eipNotFound: (id: string) =>
+    new CloudError(
+      404,
+      'InvalidEipInstanceId.NotFound',
+      `The specified EIP does not exist. EipInstanceId: ${id}`,
+    ),
   privateIpInvalid: (ip: string, vsw: string) =>
     new CloudError(
       400,

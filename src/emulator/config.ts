@@ -244,7 +244,10 @@ export const emulatorConfigSchema = z
         /** A running container logs a heartbeat line this often (deterministic log content). */
         heartbeatLogSeconds: z.number().int().positive().default(10),
         maxEventsPerGroup: z.number().int().positive().default(50),
+        /** Build time of an image cache, per image it pulls. */
         imageCacheReadyMs: z.number().int().min(0).default(500),
+        /** Pull time of one image no image cache holds, added to the Pending stage (0 = none). */
+        imagePullMs: z.number().int().min(0).default(0),
       })
       .prefault({}),
     quotas: z

@@ -8,6 +8,7 @@ import {
   advance,
   driveExit,
   driveReady,
+  driveStuck,
   enterStatus,
   type LifecycleSettings,
   runtimesFor,
@@ -21,7 +22,7 @@ import { QuotaLimiter } from './quota.ts';
 import { Scheduler } from './scheduler.ts';
 import { SimulatedRuntime } from './runtime/simulated.ts';
 import type { ExecHandle, Runtime, RuntimeHost } from './runtime/types.ts';
-import { isLive, Store } from './store.ts';
+import { Store } from './store.ts';
 
 /**
  * The emulated cloud: region data, the store, the lifecycle engine, quotas and faults, and the
@@ -43,6 +44,19 @@ export interface CreateGroupInput {
   strategy: 'VSwitchOrdered' | 'VSwitchRandom';
   privateIpAddress?: string;
   dryRun: boolean;
+  /**
+   * Finishes a new record before it is stored and the runtime first sees it (e.g. the image cache it
+   * starts from); not called when the ClientToken returns an existing group.
+   */
+  prepare?: (g: GroupRecord) => void;
+}
+
+/** An existing EIP's address: stable for its ID (the emulator keeps no EIP inventory). */
+function eipAddress(eipId: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < eipId.length; i++) h = Math.imul(h ^ eipId.charCodeAt(i), 0x01000193);
+  const n = h >>> 0;
+  return `47.${100 + (n & 7)}.${(n >>> 8) & 255}.${1 + (((n >>> 16) & 255) % 254)}`;
 }
 
 export class EmulatorCore {
@@ -51,7 +65,11 @@ export class EmulatorCore {
   readonly faults: FaultInjector;
   readonly quotas: QuotaLimiter;
   readonly logger: Logger;
+  /** The emulated cloud's clock: the real one plus what `advanceClock` added. */
   readonly now: () => number;
+  /** The real clock, for what the caller's clock must agree with (request signatures). */
+  readonly wallNow: () => number;
+  private clockOffsetMs = 0;
   settings: LifecycleSettings;
   /** Zone → most live container groups (null = unlimited); starts from the config, changed on demand. */
   readonly zoneStock = new Map<string, number | null>();
@@ -75,7 +93,8 @@ export class EmulatorCore {
     this.config = config;
     this.runtime = runtime;
     this.logger = logger;
-    this.now = now;
+    this.wallNow = now;
+    this.now = () => now() + this.clockOffsetMs;
     this.random = random;
     this.store = new Store(config.region);
     this.faults = new FaultInjector(random);
@@ -88,16 +107,20 @@ export class EmulatorCore {
       minRunMs: config.lifecycle.minRunMs,
       defaultRunSeconds: config.lifecycle.defaultRunSeconds,
       maxEventsPerGroup: config.lifecycle.maxEventsPerGroup,
+      imagePullMs: config.lifecycle.imagePullMs,
       observed: runtime.kind === 'process',
     };
-    this.scheduler = new Scheduler(now, (key) => this.onDue(key));
+    this.scheduler = new Scheduler(this.now, (key) => this.onDue(key));
     this.imageCaches = new ImageCaches({
       store: this.store,
-      now,
+      now: this.now,
       readyMs: config.lifecycle.imageCacheReadyMs,
       schedule: (id, at) => this.scheduler.schedule(`imc:${id}`, at),
       cancel: (id) => this.scheduler.cancel(`imc:${id}`),
       persist: (p) => this.persist(p),
+      place: (vSwitchIds) => this.placeBuilder(vSwitchIds),
+      maxEvents: config.lifecycle.maxEventsPerGroup,
+      ...(runtime.prepareImage === undefined ? {} : { prepare: (image) => runtime.prepareImage!(image) }),
     });
     this.exec = new ExecSessions(now);
   }
@@ -313,6 +336,8 @@ export class EmulatorCore {
     if (input.clientToken !== undefined) g.clientToken = input.clientToken;
     if (input.spec.autoCreateEip === true)
       g.internetIp = `47.${96 + Math.floor(this.random() * 8)}.${Math.floor(this.random() * 256)}.${1 + Math.floor(this.random() * 254)}`;
+    else if (input.spec.eipInstanceId !== undefined) g.internetIp = eipAddress(input.spec.eipInstanceId);
+    input.prepare?.(g);
     await this.commit(g);
     return g;
   }
@@ -358,15 +383,64 @@ export class EmulatorCore {
       g.changedAt = now;
     }
     if (change.spec !== undefined && JSON.stringify(change.spec) !== JSON.stringify(g.spec)) {
+      const initOnly =
+        JSON.stringify({ ...change.spec, initContainers: [] }) ===
+        JSON.stringify({ ...g.spec, initContainers: [] });
+      const sameInitNames =
+        change.spec.initContainers.map((c) => c.name).join() ===
+        g.spec.initContainers.map((c) => c.name).join();
       g.spec = change.spec;
-      enterStatus(g, 'Updating', now, this.settings);
-      g.containers = runtimesFor(g.spec.containers, g.containers);
-      g.initContainers = runtimesFor(g.spec.initContainers, g.initContainers);
+      if (initOnly && g.startedAt !== undefined) {
+        // Init containers of a started group have run; the new ones run at its next start
+        // (RestartContainerGroup), and nothing running is touched now.
+        if (!sameInitNames) g.initContainers = runtimesFor(g.spec.initContainers, g.initContainers);
+        g.changedAt = now;
+        g.initPending = true;
+      } else {
+        enterStatus(g, 'Updating', now, this.settings);
+        g.containers = runtimesFor(g.spec.containers, g.containers);
+        g.initContainers = runtimesFor(g.spec.initContainers, g.initContainers);
+      }
     }
     await this.commit(g);
   }
 
+  /**
+   * Where an image cache's intermediate instance goes: the first of `vSwitchIds` whose zone has stock
+   * and whose vSwitch has a free address. Claims the address; throws the stock-out error otherwise.
+   */
+  private placeBuilder(vSwitchIds: string[]): { zoneId: string; vSwitchId: string; ip: string } {
+    const region = this.config.region;
+    let ipOut: string | undefined;
+    for (const id of vSwitchIds) {
+      const v = region.vSwitches.find((x) => x.id === id);
+      if (v === undefined) throw cloudErrors.vSwitchNotFound(id);
+      const stock = this.zoneStock.get(v.zoneId) ?? null;
+      if (stock !== null && this.store.liveInZone(v.zoneId) >= stock) continue;
+      const ip = this.store.pools.get(v.id)!.allocate();
+      if (ip === null) {
+        ipOut = v.id;
+        continue;
+      }
+      return { zoneId: v.zoneId, vSwitchId: v.id, ip };
+    }
+    if (ipOut !== undefined) throw cloudErrors.vSwitchIpNotEnough(ipOut);
+    const so = this.config.stockOut;
+    throw new CloudError(so.status, so.code, so.message);
+  }
+
   // ---------------------------------------------------------------- on demand (admin)
+
+  /**
+   * Moves the emulated cloud's clock forward by `ms` (retention and deadlines come due) and catches
+   * every record up. Request signatures are still checked against the real clock.
+   */
+  advanceClock(ms: number): { offsetMs: number; now: number } {
+    this.clockOffsetMs += ms;
+    for (const id of [...this.store.groups.keys()]) this.touchGroup(id);
+    for (const id of [...this.store.imageCaches.keys()]) this.imageCaches.touch(id);
+    return { offsetMs: this.clockOffsetMs, now: this.now() };
+  }
 
   async driveStatus(id: string, status: GroupStatus, reason?: string): Promise<GroupRecord> {
     const g = this.getGroup(id);
@@ -390,6 +464,15 @@ export class EmulatorCore {
     const r = driveExit(g, container, exitCode, this.now(), opts);
     if (r === 'no-such-container') throw cloudErrors.containerNotFound(id, container);
     if (r === 'not-running') throw cloudErrors.incorrectStatus(`Container ${container} is not running.`);
+    await this.commit(g);
+    return g;
+  }
+
+  async driveStuck(id: string, container: string, reason: string, message?: string): Promise<GroupRecord> {
+    const g = this.getGroup(id);
+    const r = driveStuck(g, container, reason, message, this.now(), this.settings);
+    if (r === 'no-such-container') throw cloudErrors.containerNotFound(id, container);
+    if (r === 'not-running') throw cloudErrors.incorrectStatus(`Container group ${id} is not running.`);
     await this.commit(g);
     return g;
   }
@@ -426,6 +509,7 @@ export class EmulatorCore {
     for (const f of this.config.faults) this.faults.add(f);
     this.quotas.reset();
     for (const z of this.config.region.zones) this.zoneStock.set(z.id, z.stock);
+    this.clockOffsetMs = 0;
     await this.store.reset();
   }
 
@@ -438,7 +522,7 @@ export class EmulatorCore {
     return this.config.region.zones.map((z) => ({
       id: z.id,
       stock: this.zoneStock.get(z.id) ?? null,
-      live: [...this.store.groups.values()].filter((g) => g.zoneId === z.id && isLive(g)).length,
+      live: this.store.liveInZone(z.id),
       vSwitches: this.config.region.vSwitches
         .filter((v) => v.zoneId === z.id)
         .map((v) => {

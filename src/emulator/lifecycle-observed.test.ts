@@ -25,6 +25,7 @@ const settings: LifecycleSettings = {
   minRunMs: 200,
   defaultRunSeconds: 1,
   maxEventsPerGroup: 50,
+  imagePullMs: 0,
   observed: true,
 };
 

@@ -28,6 +28,7 @@ const settings: LifecycleSettings = {
   minRunMs: 200,
   defaultRunSeconds: 1,
   maxEventsPerGroup: 50,
+  imagePullMs: 0,
 };
 
 function container(over: Partial<ContainerSpec> = {}): ContainerSpec {

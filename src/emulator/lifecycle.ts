@@ -1,5 +1,6 @@
 import type { EventTemplate, GroupStatus, Stage } from './config.ts';
 import { planContainerRun } from './convention.ts';
+import { normalizeImage } from './image-caches.ts';
 import type { ContainerRuntime, ContainerSpec, ContainerStatusSnapshot, GroupRecord } from './model.ts';
 
 /**
@@ -16,6 +17,8 @@ export interface LifecycleSettings {
   minRunMs: number;
   defaultRunSeconds: number;
   maxEventsPerGroup: number;
+  /** Time to pull one image that no image cache holds (added to the Pending stage). */
+  imagePullMs: number;
   /**
    * Container runs are observed, not planned (the process runtime): the lifecycle never plans an exit
    * or a readiness time, pulls no image on paper, and of the stage table only `Scheduling` is timed —
@@ -44,6 +47,11 @@ export const TERMINAL_STATUSES: ReadonlySet<GroupStatus> = new Set([
 export const CONTAINER_EVENTS = {
   pulling: { type: 'Normal', reason: 'Pulling', message: 'Pulling image "{image}"' },
   pulled: { type: 'Normal', reason: 'Pulled', message: 'Successfully pulled image "{image}"' },
+  present: {
+    type: 'Normal',
+    reason: 'Pulled',
+    message: 'Container image "{image}" already present on machine',
+  },
   created: { type: 'Normal', reason: 'Created', message: 'Created container {container}' },
   started: { type: 'Normal', reason: 'Started', message: 'Started container {container}' },
   killing: { type: 'Normal', reason: 'Killing', message: 'Stopping container {container}' },
@@ -144,6 +152,7 @@ function clearRun(c: ContainerRuntime): void {
   delete c.exitMessage;
   delete c.restartAt;
   delete c.readyAt;
+  delete c.stuck;
 }
 
 /** Fresh runtime records for a spec, keeping restart counts of containers that keep their name. */
@@ -279,14 +288,13 @@ export function enterStatus(
       }
       if (s.observed === true) break;
       for (const spec of [...g.spec.initContainers, ...g.spec.containers]) {
-        recordEvent(g, CONTAINER_EVENTS.pulling, at, s.maxEventsPerGroup, {
-          container: spec.name,
-          image: spec.image,
-        });
-        recordEvent(g, CONTAINER_EVENTS.pulled, at, s.maxEventsPerGroup, {
-          container: spec.name,
-          image: spec.image,
-        });
+        const extra = { container: spec.name, image: spec.image };
+        if (isCached(g, spec.image)) {
+          recordEvent(g, CONTAINER_EVENTS.present, at, s.maxEventsPerGroup, extra);
+          continue;
+        }
+        recordEvent(g, CONTAINER_EVENTS.pulling, at, s.maxEventsPerGroup, extra);
+        recordEvent(g, CONTAINER_EVENTS.pulled, at, s.maxEventsPerGroup, extra);
       }
       break;
     }
@@ -297,6 +305,7 @@ export function enterStatus(
       if (s.observed === true) {
         // The runtime reports each container's start (observeStarted) right after this.
         g.startedAt ??= at;
+        delete g.initPending;
         for (const c of g.containers) {
           if (bump && c.previous !== undefined) c.restartCount++;
           if (c.state !== 'Running') {
@@ -327,6 +336,7 @@ export function enterStatus(
         terminate(c, at, 'Completed', 0);
       }
       g.startedAt ??= at;
+      delete g.initPending;
       for (const [i, spec] of g.spec.containers.entries()) {
         const c = g.containers[i]!;
         if (bump && c.previous !== undefined) c.restartCount++;
@@ -378,11 +388,26 @@ type Due =
   | { at: number; kind: 'restart'; c: ContainerRuntime; spec: ContainerSpec }
   | { at: number; kind: 'ready'; c: ContainerRuntime };
 
+function isCached(g: GroupRecord, image: string): boolean {
+  return g.cachedImages?.includes(normalizeImage(image)) === true;
+}
+
+/** How long the images take to pull as the group starts: each distinct image no cache holds. */
+export function pullMs(g: GroupRecord, s: LifecycleSettings): number {
+  if (s.imagePullMs === 0) return 0;
+  const images = new Set([...g.spec.initContainers, ...g.spec.containers].map((c) => c.image));
+  let n = 0;
+  for (const i of images) if (!isCached(g, i)) n++;
+  return n * s.imagePullMs;
+}
+
 function nextDue(g: GroupRecord, s: LifecycleSettings): Due | undefined {
   const candidates: Due[] = [];
   const stage = stageFor(s.stages, g.status);
-  if (stage !== undefined && (s.observed !== true || stage.from === 'Scheduling'))
-    candidates.push({ at: g.statusSince + stage.delayMs, kind: 'stage', stage });
+  if (stage !== undefined && (s.observed !== true || stage.from === 'Scheduling')) {
+    const pull = g.status === 'Pending' ? pullMs(g, s) : 0;
+    candidates.push({ at: g.statusSince + stage.delayMs + pull, kind: 'stage', stage });
+  }
   if (g.status === 'Running') {
     if (g.spec.activeDeadlineSeconds !== undefined && g.startedAt !== undefined) {
       candidates.push({ at: g.startedAt + g.spec.activeDeadlineSeconds * 1000, kind: 'deadline' });
@@ -488,6 +513,42 @@ export function driveExit(
   c.plannedExitCode = exitCode;
   if (opts.reason !== undefined) c.exitReason = opts.reason;
   if (opts.message !== undefined) c.exitMessage = opts.message;
+  return 'ok';
+}
+
+/**
+ * On demand: the container stops and waits with `reason`, and is not restarted (a state ECI leaves
+ * to RestartContainerGroup).
+ */
+export function driveStuck(
+  g: GroupRecord,
+  container: string,
+  reason: string,
+  message: string | undefined,
+  now: number,
+  s: LifecycleSettings,
+): 'ok' | 'no-such-container' | 'not-running' {
+  const c = g.containers.find((x) => x.name === container);
+  if (c === undefined) return 'no-such-container';
+  if (g.status !== 'Running') return 'not-running';
+  if (c.state === 'Running') {
+    recordEvent(g, CONTAINER_EVENTS.killing, now, s.maxEventsPerGroup, { container: c.name });
+    c.previous = snapshot(c);
+  }
+  clearRun(c);
+  c.state = 'Waiting';
+  c.reason = reason;
+  c.stuck = true;
+  if (message !== undefined) c.message = message;
+  c.ready = false;
+  recordEvent(
+    g,
+    { type: 'Warning', reason: 'Failed', message: `Error: ${reason}${message ? `: ${message}` : ''}` },
+    now,
+    s.maxEventsPerGroup,
+    { container: c.name },
+  );
+  g.changedAt = now;
   return 'ok';
 }
 

@@ -96,6 +96,16 @@ export interface GroupSpec {
   eipBandwidth?: number;
   autoMatchImageCache?: boolean;
   imageSnapshotId?: string;
+  spotDuration?: number;
+  eipInstanceId?: string;
+  eipISP?: string;
+  eipCommonBandwidthPackage?: string;
+  corePattern?: string;
+  ipv6AddressCount?: number;
+  privateIpAddress?: string;
+  fixedIp?: boolean;
+  ingressBandwidth?: number;
+  egressBandwidth?: number;
 }
 
 export type ContainerStateName = 'Waiting' | 'Running' | 'Terminated';
@@ -126,6 +136,8 @@ export interface ContainerRuntime extends ContainerStatusSnapshot {
   exitMessage?: string;
   /** When a terminated container starts again (restart policy back-off). */
   restartAt?: number;
+  /** Waiting in a state that is not retried (the admin API's `stuck`): only a group restart clears it. */
+  stuck?: boolean;
   previous?: ContainerStatusSnapshot;
 }
 
@@ -175,6 +187,12 @@ export interface GroupRecord {
   events: GroupEvent[];
   /** Containers' restart counts go up at the next start (after RestartContainerGroup or an update). */
   bumpRestartCount?: boolean;
+  /** Init containers changed since the group started: they run at its next start. */
+  initPending?: boolean;
+  /** The image cache the group was created from (a hit), whose images need no pull. */
+  imageCacheId?: string;
+  /** The hit cache's images (normalized): these start without a pull. */
+  cachedImages?: string[];
   eventSeq: number;
 }
 
@@ -199,4 +217,19 @@ export interface ImageCacheRecord {
   clientToken?: string;
   events: GroupEvent[];
   lastMatchedAt?: number;
+  /**
+   * While it builds, a cache holds what the cloud spends on it: an intermediate instance in a zone
+   * (one unit of that zone's stock) with an address from one of its vSwitches.
+   */
+  zoneId?: string;
+  vSwitchId?: string;
+  ip?: string;
+  /** How long this cache takes to build (absent in records of older emulators: the configured time). */
+  buildMs?: number;
+  /** When it expires: its retention, or a day after it failed. */
+  expireAt?: number;
+  /** Made by AutoMatchImageCache when a create matched no cache. */
+  auto?: boolean;
+  /** The runtime has built what the cache holds (a runtime with nothing to build: always). */
+  prepared?: boolean;
 }

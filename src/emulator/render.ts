@@ -331,7 +331,8 @@ export function eventsShape(g: GroupRecord, since: number | undefined): Json {
 }
 
 export function imageCacheShape(r: ImageCacheRecord, regionId: string): Json {
-  const expire = r.retentionDays === undefined ? undefined : r.createdAt + r.retentionDays * 86_400_000;
+  const expire =
+    r.expireAt ?? (r.retentionDays === undefined ? undefined : r.createdAt + r.retentionDays * 86_400_000);
   return compact({
     ImageCacheId: r.id,
     ImageCacheName: r.name,

@@ -42,14 +42,14 @@ function stripUndefined<T extends object>(o: T): T {
   return o;
 }
 
-function container(p: Params): ContainerSpec {
+function container(p: Params, partial = false): ContainerSpec {
   const name = p.requiredString('Name');
   if (!NAME.test(name))
     throw cloudErrors.invalidParameter(`${p.path}.Name`, 'Use lower-case letters, digits and hyphens.');
   const sc = p.struct('SecurityContext');
   return stripUndefined<ContainerSpec>({
     name,
-    image: p.requiredString('Image'),
+    image: partial ? (p.string('Image') ?? '') : p.requiredString('Image'),
     imagePullPolicy: p.oneOf('ImagePullPolicy', ['Always', 'IfNotPresent', 'Never']),
     command: p.strings('Command'),
     args: p.strings('Arg'),
@@ -166,9 +166,9 @@ function dnsConfig(p: Params | undefined): GroupSpec['dnsConfig'] {
 
 /** CreateContainerGroup parameters → spec. Throws the cloud's parameter errors. */
 export function readCreateSpec(p: Params): GroupSpec {
-  const containers = p.list('Container').map(container);
+  const containers = p.list('Container').map((c) => container(c));
   if (containers.length === 0) throw cloudErrors.missingParameter('Container.1.Image');
-  const initContainers = p.list('InitContainer').map(container);
+  const initContainers = p.list('InitContainer').map((c) => container(c));
   checkUniqueNames([...containers, ...initContainers], 'Container.N.Name');
   const volumes = p.list('Volume').map(volume);
   checkUniqueNames(volumes, 'Volume.N.Name');
@@ -202,8 +202,66 @@ export function readCreateSpec(p: Params): GroupSpec {
     autoCreateEip: p.bool('AutoCreateEip'),
     eipBandwidth: p.int('EipBandwidth', { min: 1 }),
     autoMatchImageCache: p.bool('AutoMatchImageCache'),
-    imageSnapshotId: p.string('ImageSnapshotId'),
+    imageSnapshotId: p.string('ImageSnapshotId') || undefined,
+    spotDuration: p.int('SpotDuration', { min: 0, max: 6 }),
+    eipInstanceId: p.string('EipInstanceId') || undefined,
+    eipISP: p.oneOf('EipISP', ['BGP', 'BGP_PRO']),
+    eipCommonBandwidthPackage: p.string('EipCommonBandwidthPackage') || undefined,
+    corePattern: p.string('CorePattern') || undefined,
+    ipv6AddressCount: p.int('Ipv6AddressCount', { min: 1, max: 1 }),
+    privateIpAddress: p.string('PrivateIpAddress') || undefined,
+    fixedIp: p.bool('FixedIp'),
+    ingressBandwidth: p.int('IngressBandwidth', { min: 1 }),
+    egressBandwidth: p.int('EgressBandwidth', { min: 1 }),
   });
+}
+
+/** Parameter name → the container spec field it sets (what an IncrementalUpdate may change). */
+const CONTAINER_FIELDS: Record<string, keyof ContainerSpec> = {
+  Image: 'image',
+  ImagePullPolicy: 'imagePullPolicy',
+  Command: 'command',
+  Arg: 'args',
+  Cpu: 'cpu',
+  Memory: 'memory',
+  Gpu: 'gpu',
+  WorkingDir: 'workingDir',
+  EnvironmentVar: 'env',
+  Port: 'ports',
+  VolumeMount: 'volumeMounts',
+  LivenessProbe: 'livenessProbe',
+  ReadinessProbe: 'readinessProbe',
+  SecurityContext: 'securityContext',
+  Stdin: 'stdin',
+  StdinOnce: 'stdinOnce',
+  Tty: 'tty',
+};
+
+/**
+ * IncrementalUpdate: each given container changes only the fields it sends; a container name not in
+ * the group adds one (it must then be complete); containers not given are kept.
+ */
+function mergeContainers(old: ContainerSpec[], given: Params[]): ContainerSpec[] {
+  const out = old.map((c) => structuredClone(c));
+  for (const p of given) {
+    const name = p.requiredString('Name');
+    const i = out.findIndex((c) => c.name === name);
+    if (i < 0) {
+      out.push(container(p));
+      continue;
+    }
+    if (p.has('Image') && (p.string('Image') ?? '') === '')
+      throw cloudErrors.missingParameter(`${p.path}.Image`);
+    const parsed = container(p, true);
+    const target = out[i]! as unknown as Record<string, unknown>;
+    for (const [param, field] of Object.entries(CONTAINER_FIELDS)) {
+      if (!p.has(param)) continue;
+      const v = (parsed as unknown as Record<string, unknown>)[field];
+      if (v === undefined) delete target[field];
+      else target[field] = v;
+    }
+  }
+  return out;
 }
 
 /**
@@ -212,8 +270,11 @@ export function readCreateSpec(p: Params): GroupSpec {
  */
 export function applyUpdate(spec: GroupSpec, p: Params): GroupSpec {
   const next: GroupSpec = structuredClone(spec);
-  if (p.has('Container')) next.containers = p.list('Container').map(container);
-  if (p.has('InitContainer')) next.initContainers = p.list('InitContainer').map(container);
+  const incremental = p.oneOf('UpdateType', ['RenewUpdate', 'IncrementalUpdate']) === 'IncrementalUpdate';
+  const read = (key: 'Container' | 'InitContainer', old: ContainerSpec[]) =>
+    incremental ? mergeContainers(old, p.list(key)) : p.list(key).map((c) => container(c));
+  if (p.has('Container')) next.containers = read('Container', next.containers);
+  if (p.has('InitContainer')) next.initContainers = read('InitContainer', next.initContainers);
   checkUniqueNames([...next.containers, ...next.initContainers], 'Container.N.Name');
   if (p.has('Volume')) next.volumes = p.list('Volume').map(volume);
   const policy = p.oneOf('RestartPolicy', RESTART_POLICIES);

@@ -15,6 +15,8 @@ export class Store {
   readonly pools = new Map<string, IpPool>();
   private readonly groupTokens = new Map<string, string>();
   private readonly cacheTokens = new Map<string, string>();
+  /** Addresses held by building image caches, by cache id. */
+  private readonly cacheIps = new Map<string, { ip: string; vSwitchId: string }>();
   /** Live groups in creation order, for paging (kept exact: lists scan it on every request). */
   private ordered = new SeqList();
   /**
@@ -156,6 +158,17 @@ export class Store {
   }
 
   private upsertCache(r: ImageCacheRecord): void {
+    // A building cache's intermediate instance holds an address; the record is replaced as a whole, so
+    // compare with what was claimed for it before (the previous record, or the ledger after a replay).
+    const claimed = this.cacheIps.get(r.id);
+    if (claimed !== undefined && (claimed.ip !== r.ip || claimed.vSwitchId !== r.vSwitchId)) {
+      this.pools.get(claimed.vSwitchId)?.release(claimed.ip);
+      this.cacheIps.delete(r.id);
+    }
+    if (r.ip !== undefined && r.vSwitchId !== undefined && !this.cacheIps.has(r.id)) {
+      this.pools.get(r.vSwitchId)?.claim(r.ip);
+      this.cacheIps.set(r.id, { ip: r.ip, vSwitchId: r.vSwitchId });
+    }
     this.imageCaches.set(r.id, r);
     if (r.clientToken !== undefined) this.cacheTokens.set(r.clientToken, r.id);
     if (r.seq > this.seq) this.seq = r.seq;
@@ -165,13 +178,16 @@ export class Store {
     const r = this.imageCaches.get(id);
     if (r === undefined) return;
     this.imageCaches.delete(id);
+    const claimed = this.cacheIps.get(id);
+    if (claimed !== undefined) this.pools.get(claimed.vSwitchId)?.release(claimed.ip);
+    this.cacheIps.delete(id);
     if (r.clientToken !== undefined && this.cacheTokens.get(r.clientToken) === id)
       this.cacheTokens.delete(r.clientToken);
   }
 
   private clear(): void {
     for (const id of [...this.groups.keys()]) this.removeGroup(id);
-    this.imageCaches.clear();
+    for (const id of [...this.imageCaches.keys()]) this.removeCache(id);
     this.cacheTokens.clear();
     this.ordered = new SeqList();
     this.byTag.clear();
@@ -224,12 +240,18 @@ export class Store {
     return this.byTag.get(value === undefined ? `${key}\u0001` : `${key}\u0000${value}`)?.items ?? [];
   }
 
-  /** Live groups per zone (stock accounting). */
+  /** Live groups per zone, plus image caches building there (stock accounting). */
   liveInZone(zoneId: string): number {
     let n = 0;
     for (const g of this.groups.values()) if (g.zoneId === zoneId && isLive(g)) n++;
+    for (const r of this.imageCaches.values()) if (r.zoneId === zoneId && isBuilding(r)) n++;
     return n;
   }
+}
+
+/** An image cache whose intermediate instance still exists. */
+export function isBuilding(r: ImageCacheRecord): boolean {
+  return r.status === 'Preparing' || r.status === 'Creating';
 }
 
 /** A group that holds capacity: anything not finished. */

@@ -9,6 +9,7 @@ export type EventType = 'Normal' | 'Warning';
 
 export interface EventTarget {
   kind: string;
+  /** '' for a cluster-scoped object: its Events go to `default`, as the kubelet's Node events do. */
   namespace: string;
   name: string;
   uid?: string;
@@ -85,16 +86,17 @@ export class EventRecorder {
         );
         return;
       }
+      const eventNamespace = target.namespace || 'default';
       const involvedObject: V1ObjectReference = {
         kind: target.kind,
-        namespace: target.namespace,
+        namespace: target.namespace || undefined,
         name: target.name,
         uid: target.uid,
         apiVersion: target.apiVersion ?? 'v1',
       };
       const name = `${target.name}.${randomBytes(8).toString('hex')}`;
       const event: CoreV1Event = {
-        metadata: { name, namespace: target.namespace },
+        metadata: { name, namespace: eventNamespace },
         involvedObject,
         type,
         reason,
@@ -106,8 +108,8 @@ export class EventRecorder {
         reportingComponent: this.#component,
         reportingInstance: this.#host,
       };
-      await this.#api.createNamespacedEvent({ namespace: target.namespace, body: event });
-      this.#recent.set(key, { name, namespace: target.namespace, count: 1, at: now });
+      await this.#api.createNamespacedEvent({ namespace: eventNamespace, body: event });
+      this.#recent.set(key, { name, namespace: eventNamespace, count: 1, at: now });
       if (this.#recent.size > 10_000) this.#prune(now);
     } catch (err) {
       this.#recent.delete(key);

@@ -19,6 +19,7 @@ import { kubectlFor } from '../support/kubectl.ts';
 import { MiniKubelet } from '../support/mini-kubelet.ts';
 import { waitRunning } from '../support/pods.ts';
 import { waitFor } from '../support/wait.ts';
+import { testClusterName } from '../support/cluster-name.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -168,7 +169,7 @@ describe('the Helm chart', { timeout: 900_000 }, () => {
   });
 
   describe('helm install into a control plane, then helm uninstall', () => {
-    const CLUSTER = { name: `${process.env.ECI_VN_TEST_CLUSTER || 'test'}-helm` };
+    const CLUSTER = { name: testClusterName('helm') };
     const NODE = 'virtual-kubelet';
     let kubeconfig = '';
     let eci: TestEmulator;
@@ -290,6 +291,16 @@ describe('the Helm chart', { timeout: 900_000 }, () => {
       });
       assert.match(await kubectl('get', 'pod', 'nginx', '-o', 'wide'), /\sRunning\s.*\svirtual-kubelet\s/);
       assert.equal((await eci.admin.listContainerGroups()).total, 1, 'one ECI container group');
+      // The ImageCache CRD comes with the chart, and the controller may reconcile ImageCaches.
+      assert.match(
+        await kubectl('get', 'crd', 'imagecaches.eci.alibabacloud.com', '-o', 'name'),
+        /imagecaches\.eci\.alibabacloud\.com/,
+      );
+      const sa = 'system:serviceaccount:kube-system:ack-virtual-node-controller';
+      assert.equal(
+        (await kubectl('auth', 'can-i', 'watch', 'imagecaches.eci.alibabacloud.com', '--as', sa)).trim(),
+        'yes',
+      );
     });
 
     test('helm uninstall runs the cleanup hook: no container group, no node, no pod left', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { instanceFor } from '../../src/emulator/runtime/process/instance.ts';
 import { leftovers, processRuntimeSkip } from '../../src/emulator/runtime/process/testing.ts';
 import { processSupport } from '../../src/emulator/runtime/select.ts';
+import { testClusterName } from '../support/cluster-name.ts';
 
 /**
  * `eci-virtual-node demo`, as the README's Quick start runs it: a control plane of its own (named for
@@ -23,7 +24,7 @@ describe('the demo', { timeout: 900_000 }, () => {
     'runs on the process runtime and shows a real nginx page fetched from its pod IP, leaving nothing behind',
     { skip: processRuntimeSkip(support) },
     async () => {
-      const name = `${process.env.ECI_VN_TEST_CLUSTER || 'test'}-demo`;
+      const name = testClusterName('demo');
       const env = { ...process.env };
       delete env.KUBECONFIG;
       const child = spawn(process.execPath, [BIN, 'demo', '--cluster-name', name], {

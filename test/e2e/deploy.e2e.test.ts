@@ -516,6 +516,12 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     ['create', 'leases', '-n', 'kube-system'],
     ['get', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
     ['update', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
+    // ImageCache resources, by the leader (src/imagecaches/): watch, finalizer and status patches
+    ['get', 'imagecaches.eci.alibabacloud.com'],
+    ['list', 'imagecaches.eci.alibabacloud.com'],
+    ['watch', 'imagecaches.eci.alibabacloud.com'],
+    ['patch', 'imagecaches.eci.alibabacloud.com'],
+    ['patch', 'imagecaches.eci.alibabacloud.com', '--subresource=status'],
     // kubelet API authn/authz delegation
     ['create', 'tokenreviews'],
     ['create', 'subjectaccessreviews'],
@@ -533,6 +539,10 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
   // Least privilege: what the ServiceAccount must not have, not even for its own node (that is the
   // node identity's, confined by the API server), and close neighbours of its grants.
   const denied: string[][] = [
+    // ImageCaches are the user's: the controller neither makes nor removes them.
+    ['create', 'imagecaches.eci.alibabacloud.com'],
+    ['delete', 'imagecaches.eci.alibabacloud.com'],
+    ['update', 'imagecaches.eci.alibabacloud.com'],
     ['get', 'nodes'],
     ['patch', 'nodes'],
     ['patch', `nodes/${NODE}`],

@@ -9,8 +9,9 @@ import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
 import { groupIdOf, waitRunning } from '../support/pods.ts';
+import { testClusterName } from '../support/cluster-name.ts';
 
-const CLUSTER = { name: 'e2e-seed' };
+const CLUSTER = { name: testClusterName('seed') };
 
 describe("the install guide's commands work word for word", { timeout: 900_000 }, () => {
   let eci: TestEmulator;

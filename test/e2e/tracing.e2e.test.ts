@@ -14,6 +14,7 @@ import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor } from '../support/kubectl.ts';
 import { waitRunning } from '../support/pods.ts';
 import { waitFor } from '../support/wait.ts';
+import { testClusterName } from '../support/cluster-name.ts';
 
 interface Span {
   traceId: string;
@@ -71,7 +72,7 @@ async function otlpReceiver() {
 }
 
 describe('a pod traced from the webhook to Running and back', { timeout: 600_000 }, () => {
-  const CLUSTER = { name: `${process.env.ECI_VN_TEST_CLUSTER || 'test'}-trace` };
+  const CLUSTER = { name: testClusterName('trace') };
   let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
   let eci: TestEmulator;
   let controller: ControllerProcess;

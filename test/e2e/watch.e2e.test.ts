@@ -17,8 +17,9 @@ import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor } from '../support/kubectl.ts';
 import { waitFor } from '../support/wait.ts';
 import { waitRunning } from '../support/pods.ts';
+import { testClusterName } from '../support/cluster-name.ts';
 
-const CLUSTER = { name: `${process.env.ECI_VN_TEST_CLUSTER || 'test'}-watch` };
+const CLUSTER = { name: testClusterName('watch') };
 const NODE = 'virtual-kubelet';
 /** How long the controller sits idle first: long past the 30 s after which quiet watches used to die. */
 const IDLE_MS = 180_000;

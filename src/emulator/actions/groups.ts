@@ -1,9 +1,10 @@
-import { cloudErrors } from '../cloud-errors.ts';
+import { CloudError, cloudErrors } from '../cloud-errors.ts';
 import { hashParams } from '../ids.ts';
 import { recordEvent } from '../lifecycle.ts';
-import type { GroupRecord, Tag } from '../model.ts';
+import type { GroupRecord, GroupSpec, ImageCacheRecord, Tag } from '../model.ts';
 import { Params, readTags } from '../params.ts';
 import { eventsShape, groupShape, statusShape } from '../render.ts';
+import { normalizeImage } from '../image-caches.ts';
 import { applyUpdate, checkGroupName, readCreateSpec } from '../spec.ts';
 import {
   type ActionContext,
@@ -36,6 +37,7 @@ export async function createFromParams(
   const name = p.requiredString('ContainerGroupName');
   checkGroupName(name);
   const spec = readCreateSpec(p);
+  checkSpotAndEip(spec);
   const tags = createTags(p);
   const region = ctx.core.config.region;
   const sgId = p.string('SecurityGroupId') || undefined;
@@ -57,6 +59,7 @@ export async function createFromParams(
     const vpc = region.securityGroups.find((s) => s.id === sgId)?.vpcId ?? region.vpcs[0]!.id;
     vSwitchIds = region.vSwitches.filter((v) => v.vpcId === vpc).map((v) => v.id);
   }
+  let autoCreate = false;
   const g = await ctx.core.createGroup({
     name,
     spec,
@@ -69,28 +72,108 @@ export async function createFromParams(
     strategy: p.oneOf('ScheduleStrategy', ['VSwitchOrdered', 'VSwitchRandom']) ?? 'VSwitchRandom',
     privateIpAddress: p.string('PrivateIpAddress') || undefined,
     dryRun: p.bool('DryRun') ?? false,
+    // Decided before the group is stored, so the runtime never starts pulling what a cache holds.
+    prepare: (fresh) => {
+      autoCreate = useImageCache(ctx, fresh);
+    },
   });
-  if (spec.autoMatchImageCache === true && g.events.every((e) => e.reason !== 'SuccessfulHitImageCache')) {
-    const images = spec.containers.map((c) => c.image);
-    const cache = [...ctx.core.store.imageCaches.values()].find(
-      (r) => r.status === 'Ready' && images.every((i) => r.images.includes(i)),
-    );
-    if (cache !== undefined) {
-      recordEvent(
-        g,
-        {
-          type: 'Normal',
-          reason: 'SuccessfulHitImageCache',
-          message: `Successfully hit image cache ${cache.id}`,
-        },
-        ctx.now,
-        ctx.core.settings.maxEventsPerGroup,
+  if (autoCreate) await autoCreateCache(ctx, g);
+  return g;
+}
+
+/** The cloud's checks across parameters of spot pricing and public addresses. */
+function checkSpotAndEip(spec: GroupSpec): void {
+  if (spec.spotStrategy === 'SpotWithPriceLimit' && spec.spotPriceLimit === undefined)
+    throw cloudErrors.missingParameter('SpotPriceLimit');
+  if (spec.eipInstanceId !== undefined) {
+    if (spec.autoCreateEip === true)
+      throw cloudErrors.invalidParameter('EipInstanceId', 'It cannot be used with AutoCreateEip.');
+    if (!/^eip-[a-z0-9]+$/.test(spec.eipInstanceId)) throw cloudErrors.eipNotFound(spec.eipInstanceId);
+  }
+}
+
+/**
+ * The image cache a new group starts from, with the events the cloud records (on the record, before
+ * it is stored): ImageSnapshotId names one (used when Ready; ImageCacheNotComplete or
+ * ImageCacheNotFound otherwise, and the images are pulled); AutoMatchImageCache takes the best Ready
+ * match. True on a miss that should start a cache of the group's images for the next ones (none of
+ * them is being built yet).
+ */
+function useImageCache(ctx: ActionContext, g: GroupRecord): boolean {
+  const { core } = ctx;
+  const spec = g.spec;
+  const images = [...spec.initContainers, ...spec.containers].map((c) => c.image);
+  const max = core.settings.maxEventsPerGroup;
+  const note = (type: 'Normal' | 'Warning', reason: string, message: string) =>
+    recordEvent(g, { type, reason, message }, ctx.now, max);
+  let hit: ImageCacheRecord | undefined;
+  let miss = false;
+  if (spec.imageSnapshotId !== undefined) {
+    const id = spec.imageSnapshotId;
+    const named = [...core.store.imageCaches.values()].find((r) => r.id === id || r.snapshotId === id);
+    if (named?.status === 'Ready') hit = named;
+    else if (named !== undefined && named.status !== 'Expired')
+      note(
+        'Normal',
+        'ImageCacheNotComplete',
+        `The production for specified image cache ${id} is not yet complete.`,
       );
-      cache.lastMatchedAt = ctx.now;
-      await Promise.all([ctx.core.store.putGroup(g), ctx.core.store.putCache(cache)]);
+    else note('Warning', 'ImageCacheNotFound', `The specified image cache ${id} does not exist.`);
+  } else if (spec.autoMatchImageCache === true) {
+    hit = core.imageCaches.bestMatch(images);
+    if (hit === undefined) {
+      note('Warning', 'ImageCacheMissed', 'Missed image cache.');
+      miss = core.imageCaches.building(images) === undefined;
     }
   }
-  return g;
+  if (hit !== undefined) {
+    g.imageCacheId = hit.id;
+    g.cachedImages = hit.images.map(normalizeImage);
+    note(
+      'Normal',
+      'SuccessfulHitImageCache',
+      `[eci.imagecache]Successfully hit image cache ${hit.id}, eci will be scheduled with this image cache.`,
+    );
+    hit.lastMatchedAt = ctx.now;
+    core.persist(core.store.putCache(hit));
+  }
+  return miss;
+}
+
+/** On a miss, a cache of the group's images for the next groups (as the cloud does). */
+async function autoCreateCache(ctx: ActionContext, g: GroupRecord): Promise<void> {
+  const images = [...g.spec.initContainers, ...g.spec.containers].map((c) => c.image);
+  try {
+    const made = await ctx.core.imageCaches.create({
+      name: autoCacheName(g.name),
+      images: [...new Set(images)],
+      size: 20,
+      tags: [],
+      vSwitchIds: [g.vSwitchId],
+      reuse: true,
+      flash: false,
+      auto: true,
+    });
+    recordEvent(
+      g,
+      {
+        type: 'Normal',
+        reason: 'ImageCacheAutoCreated',
+        message: `[eci.imagecache]No image cache matched; creating image cache ${made.id} for the next instances`,
+      },
+      ctx.now,
+      ctx.core.settings.maxEventsPerGroup,
+    );
+    await ctx.core.store.putGroup(g);
+  } catch (err) {
+    // No stock for the builder: the group still runs, it only pulls its images.
+    if (!(err instanceof CloudError)) throw err;
+  }
+}
+
+function autoCacheName(groupName: string): string {
+  const base = `auto-${groupName}`.slice(0, 110).replace(/-+$/, '');
+  return `${base}-${Math.random().toString(16).slice(2, 10)}`;
 }
 
 /** UpdateContainerGroup from a parameter tree (also the path of UpdateContainerGroupByTemplate). */

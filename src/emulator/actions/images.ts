@@ -1,5 +1,6 @@
 import { cloudErrors } from '../cloud-errors.ts';
 import { readTags } from '../params.ts';
+import { matchCount, normalizeImage } from '../image-caches.ts';
 import { imageCacheShape } from '../render.ts';
 import { checkGroupName } from '../spec.ts';
 import {
@@ -55,18 +56,29 @@ export const imageActions: Record<string, ActionDef> = {
       const sg = p.string('SecurityGroupId') || undefined;
       if (sg !== undefined && !region.securityGroups.some((s) => s.id === sg))
         throw cloudErrors.securityGroupNotFound(sg);
-      for (const v of (p.string('VSwitchId') ?? '').split(',').filter((s) => s.trim() !== '')) {
-        if (!region.vSwitches.some((x) => x.id === v.trim())) throw cloudErrors.vSwitchNotFound(v.trim());
+      let vSwitchIds = (p.string('VSwitchId') ?? '')
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
+      for (const v of vSwitchIds)
+        if (!region.vSwitches.some((x) => x.id === v)) throw cloudErrors.vSwitchNotFound(v);
+      if (vSwitchIds.length === 0) {
+        // As for container groups: the security group's VPC (or the region's first), any of its zones.
+        const vpc = region.securityGroups.find((s) => s.id === sg)?.vpcId ?? region.vpcs[0]!.id;
+        vSwitchIds = region.vSwitches.filter((v) => v.vpcId === vpc).map((v) => v.id);
       }
       const r = await ctx.core.imageCaches.create({
         name,
         images,
-        size: p.int('ImageCacheSize', { min: 20, max: 2000 }) ?? 20,
-        retentionDays: p.int('RetentionDays', { min: 1, max: 36500 }),
+        size: p.int('ImageCacheSize', { min: 20, max: 32768 }) ?? 20,
+        retentionDays: p.int('RetentionDays', { min: 1, max: 65536 }),
         eliminationStrategy: p.oneOf('EliminationStrategy', ['LRU']),
         tags: readTags(p).map((t) => ({ key: t.key, value: t.value ?? '' })),
         clientToken: readClientToken(p),
         resourceGroupId: p.string('ResourceGroupId') || undefined,
+        vSwitchIds,
+        reuse: p.bool('AutoMatchImageCache') ?? false,
+        flash: p.bool('Flash') ?? false,
       });
       return { ImageCacheId: r.id, ContainerGroupId: r.containerGroupId };
     },
@@ -100,17 +112,25 @@ export const imageActions: Record<string, ActionDef> = {
       const image = p.string('Image') || undefined;
       const match = p.strings('MatchImage');
       const full = p.bool('ImageFullMatch') ?? false;
+      const count = p.int('ImageMatchCountRequest', { min: 1 });
+      // With MatchImage: caches holding all of them (ImageFullMatch), at least ImageMatchCountRequest
+      // of them, or any of them; best matches first, as the cloud ranks them.
+      const need = full ? new Set(match.map(normalizeImage)).size : (count ?? 1);
       const tags = readTags(p);
+      let caches = [...ctx.core.store.imageCaches.values()].sort((a, b) => a.seq - b.seq);
+      if (match.length > 0) {
+        const scored = caches.map((r) => ({ r, n: matchCount(r.images, match) })).filter((x) => x.n >= need);
+        scored.sort((a, b) => b.n - a.n || b.r.createdAt - a.r.createdAt);
+        // Pages are cut by creation number; a ranked list is numbered afresh for this answer.
+        caches = scored.map((x, i) => ({ ...x.r, seq: i + 1 }));
+      }
       const page = paginate(
-        [...ctx.core.store.imageCaches.values()].sort((a, b) => a.seq - b.seq),
+        caches,
         (r) =>
           (ids.length === 0 || ids.includes(r.id)) &&
           (name === undefined || r.name === name) &&
           (snapshot === undefined || r.snapshotId === snapshot) &&
-          (image === undefined || r.images.includes(image)) &&
-          match.every((m) =>
-            full ? r.images.includes(m) : r.images.some((i) => i.startsWith(m.split(':')[0]!)),
-          ) &&
+          (image === undefined || r.images.some((i) => normalizeImage(i) === normalizeImage(image))) &&
           matchTags(r.tags, tags),
         after,
         limit,

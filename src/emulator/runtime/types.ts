@@ -127,6 +127,12 @@ export interface Runtime {
     container: string,
     exit: { exitCode: number; reason?: string; message?: string },
   ): boolean;
+  /**
+   * Builds what an image cache of `reference` holds, so that a group on that cache starts without
+   * pulling it (CreateImageCache's build). Rejects when the image cannot be had; absent in a runtime
+   * with nothing to build (simulated).
+   */
+  prepareImage?(reference: string): Promise<void>;
   /** What the admin API's /state shows about the runtime. */
   describe(): Record<string, unknown>;
   /** Stops every container and removes everything the runtime created (the records stay). */

@@ -28,6 +28,12 @@ export const DEFAULT_QUOTAS_PER_MINUTE = {
   ExecContainerCommand: 500,
   DescribeContainerGroupMetric: 2000,
   DescribeMultiContainerGroupMetric: 500,
+  CreateImageCache: 200,
+  DescribeImageCaches: 2000,
+  DeleteImageCache: 200,
+  ExportContainerGroupTemplate: 2000,
+  CreateContainerGroupFromTemplate: 1000,
+  UpdateContainerGroupByTemplate: 500,
 } as const;
 
 export type EciAction = keyof typeof DEFAULT_QUOTAS_PER_MINUTE;
@@ -220,6 +226,151 @@ export class EciClient {
     await this.#call('UpdateContainerGroup', signal, (rt) =>
       this.#sdk.updateContainerGroupWithOptions(req, rt),
     );
+  }
+
+  async restartContainerGroup(containerGroupId: string, signal?: AbortSignal): Promise<void> {
+    const req = new $Eci.RestartContainerGroupRequest({ regionId: this.regionId, containerGroupId });
+    await this.#call('RestartContainerGroup', signal, (rt) =>
+      this.#sdk.restartContainerGroupWithOptions(req, rt),
+    );
+  }
+
+  async createImageCache(req: $Eci.CreateImageCacheRequest, signal?: AbortSignal): Promise<string> {
+    req.regionId = this.regionId;
+    const res = await this.#call('CreateImageCache', signal, (rt) =>
+      this.#sdk.createImageCacheWithOptions(req, rt),
+    );
+    const id = res.body?.imageCacheId;
+    if (!id)
+      throw new EciApiError({
+        action: 'CreateImageCache',
+        cloudCode: 'EmptyResponse',
+        message: 'no ImageCacheId in the answer',
+      });
+    return id;
+  }
+
+  /** Every image cache matching the filter, all pages. */
+  async describeImageCaches(
+    filter: {
+      imageCacheId?: string;
+      tags?: Record<string, string>;
+      matchImage?: string[];
+      imageFullMatch?: boolean;
+      imageMatchCountRequest?: number;
+      /** Stop after this many (e.g. 1 for "the best match"). */
+      max?: number;
+    },
+    signal?: AbortSignal,
+  ): Promise<$Eci.DescribeImageCachesResponseBodyImageCaches[]> {
+    const out: $Eci.DescribeImageCachesResponseBodyImageCaches[] = [];
+    let nextToken: string | undefined;
+    do {
+      const req = new $Eci.DescribeImageCachesRequest({
+        regionId: this.regionId,
+        limit: Math.min(20, filter.max ?? 20),
+        nextToken,
+        imageCacheId: filter.imageCacheId,
+        matchImage: filter.matchImage,
+        imageFullMatch: filter.imageFullMatch,
+        imageMatchCountRequest: filter.imageMatchCountRequest,
+        tag: tagList(filter.tags, $Eci.DescribeImageCachesRequestTag),
+      });
+      const res = await this.#call('DescribeImageCaches', signal, (rt) =>
+        this.#sdk.describeImageCachesWithOptions(req, rt),
+      );
+      out.push(...(res.body?.imageCaches ?? []));
+      nextToken = res.body?.nextToken || undefined;
+    } while (nextToken && (filter.max === undefined || out.length < filter.max));
+    return filter.max === undefined ? out : out.slice(0, filter.max);
+  }
+
+  /** Deletes an image cache; one already gone counts as deleted. */
+  async deleteImageCache(imageCacheId: string, signal?: AbortSignal): Promise<void> {
+    const req = new $Eci.DeleteImageCacheRequest({ regionId: this.regionId, imageCacheId });
+    try {
+      await this.#call('DeleteImageCache', signal, (rt) => this.#sdk.deleteImageCacheWithOptions(req, rt));
+    } catch (err) {
+      if (err instanceof EciApiError && err.kind === 'not-found') return;
+      throw err;
+    }
+  }
+
+  /**
+   * The group as a template document (ExportContainerGroupTemplate). SDK 2.0.3 has no method for the
+   * template actions, so they go through the generic call, with the same quota, timeout and retries.
+   */
+  async exportContainerGroupTemplate(
+    containerGroupId: string,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    const body = await this.#call('ExportContainerGroupTemplate', signal, (rt) =>
+      this.#generic('ExportContainerGroupTemplate', { ContainerGroupId: containerGroupId }, rt),
+    );
+    const t = body.Template;
+    if (typeof t !== 'object' || t === null)
+      throw new EciApiError({
+        action: 'ExportContainerGroupTemplate',
+        cloudCode: 'EmptyResponse',
+        message: 'no Template in the answer',
+      });
+    return t as Record<string, unknown>;
+  }
+
+  /** Creates a group from a template document; `clientToken` keeps it idempotent like a create. */
+  async createContainerGroupFromTemplate(
+    template: Record<string, unknown>,
+    clientToken: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const body = await this.#call('CreateContainerGroupFromTemplate', signal, (rt) =>
+      this.#generic(
+        'CreateContainerGroupFromTemplate',
+        { Template: JSON.stringify(template), ClientToken: clientToken },
+        rt,
+      ),
+    );
+    const id = body.ContainerGroupId;
+    if (typeof id !== 'string' || id === '')
+      throw new EciApiError({
+        action: 'CreateContainerGroupFromTemplate',
+        cloudCode: 'EmptyResponse',
+        message: 'no ContainerGroupId in the answer',
+      });
+    return id;
+  }
+
+  async updateContainerGroupByTemplate(
+    template: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.#call('UpdateContainerGroupByTemplate', signal, (rt) =>
+      this.#generic('UpdateContainerGroupByTemplate', { Template: JSON.stringify(template) }, rt),
+    );
+  }
+
+  async #generic(
+    action: string,
+    query: Record<string, string>,
+    runtime: $Util.RuntimeOptions,
+  ): Promise<Record<string, unknown>> {
+    const params = new $OpenApi.Params({
+      action,
+      version: '2018-08-08',
+      protocol: this.#o.protocol ?? 'https',
+      pathname: '/',
+      method: 'POST',
+      authType: 'AK',
+      style: 'RPC',
+      reqBodyType: 'formData',
+      bodyType: 'json',
+    });
+    const res = await this.#sdk.callApi(
+      params,
+      new $OpenApi.OpenApiRequest({ query: { RegionId: this.regionId, ...query } }),
+      runtime,
+    );
+    return (res as { body?: Record<string, unknown> }).body ?? {};
   }
 
   /**

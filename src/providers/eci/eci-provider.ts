@@ -1,6 +1,9 @@
 import {
   DescribeContainerGroupsResponseBodyContainerGroups as Group,
+  UpdateContainerGroupRequest,
+  UpdateContainerGroupRequestTag as UpdateTag,
   type CreateContainerGroupRequest,
+  type DescribeContainerGroupsResponseBodyContainerGroupsTags as GroupTag,
 } from '@alicloud/eci20180808';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../util/clock.ts';
@@ -14,12 +17,14 @@ import {
   groupEventsToK8sEvents,
   groupToPodStatus,
   parseContainerId,
+  parseEciAnnotations,
   podToCreateRequest,
   podUpdateToRequest,
   TAG_KEYS,
   tagValue,
 } from './mapping/index.ts';
 import { shortHash } from './mapping/names.ts';
+import { hasRestartPending, RESTART_PENDING_TAG, restartDecision, stuckContainer } from './restarts.ts';
 import { StatusFeed } from './status-feed.ts';
 import { sweepGroups } from './sweep.ts';
 
@@ -33,6 +38,10 @@ export interface EciProviderOptions {
   log: Logger;
   statusIntervalMs?: number;
   resyncMs?: number;
+  /** A container stuck in a state ECI does not retry is restarted after this long (default 30 s). */
+  stuckGraceMs?: number;
+  /** At most one restart of a group for a stuck container per this long (default 5 min). */
+  restartIntervalMs?: number;
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
@@ -50,6 +59,9 @@ export class EciProvider implements PodProvider, InstanceSweeper {
   readonly #lost = new Map<string, string>();
   /** ECI events already turned into Kubernetes Events: group ID → event key → count. */
   readonly #emitted = new Map<string, Map<string, number>>();
+  /** Group ID → when a stuck container was first seen, and when the group was last restarted for one. */
+  readonly #stuckSince = new Map<string, number>();
+  readonly #restartedAt = new Map<string, number>();
   #notify: (podKey: string) => void = () => undefined;
 
   /** When the status feed last brought the group index up to date (ms epoch), for its lag metric. */
@@ -95,6 +107,8 @@ export class EciProvider implements PodProvider, InstanceSweeper {
 
   async syncPod(pod: V1Pod, inputs: PodInputs | undefined, signal: AbortSignal): Promise<SyncOutcome> {
     const uid = pod.metadata?.uid ?? '';
+    const timedOut = await this.#pendingTimeout(pod, signal);
+    if (timedOut) return timedOut;
     const groups = this.index.forUid(uid);
     if (groups.length === 0) return this.#noGroup(pod, inputs, signal);
     const [group, ...extra] = oldestFirst(groups);
@@ -174,6 +188,17 @@ export class EciProvider implements PodProvider, InstanceSweeper {
     }
     const request = r.request;
     request.clientToken = clientToken;
+    const failFast = r.options.failStrategy === 'fail-fast';
+    const retry = (reason: string, message: string) =>
+      failFast ? failedToCreate(pod, reason, message, events) : pendingRetry(reason, message, events);
+    if (r.options.imageCacheMatch && !request.imageSnapshotId) {
+      try {
+        await this.#matchImageCache(request, r.options.imageCacheMatch, events, signal);
+      } catch (err) {
+        if (!(err instanceof EciApiError)) throw err;
+        return retry('ProviderCreateFailed', `DescribeImageCaches: ${cloudMessage(err)}`);
+      }
+    }
     let id: string | undefined;
     const vSwitches = zoneOrder(request, pod.metadata?.uid ?? '');
     const outOfStock: string[] = [];
@@ -213,12 +238,12 @@ export class EciProvider implements PodProvider, InstanceSweeper {
             events,
           };
         }
-        return pendingRetry('ProviderCreateFailed', cloudMessage(err), events);
+        return retry('ProviderCreateFailed', cloudMessage(err));
       }
     }
     if (id === undefined) {
-      const message = `no ECI stock in any configured zone (vSwitches ${vSwitches.join(', ')}); retrying with backoff`;
-      return pendingRetry('ZoneStockOut', message, events);
+      const zones = `no ECI stock in any configured zone (vSwitches ${vSwitches.join(', ')})`;
+      return retry('ZoneStockOut', failFast ? zones : `${zones}; retrying with backoff`);
     }
     this.#lost.delete(pod.metadata?.uid ?? '');
     const entry = this.index.upsert(pendingGroup(id, request, this.#o.clock.now()));
@@ -236,7 +261,9 @@ export class EciProvider implements PodProvider, InstanceSweeper {
         hostIP: this.#o.hostIP,
       },
     );
-    return { kind: 'status', status, events };
+    const limit = pendingDeadline(pod);
+    const requeueAfterMs = limit === undefined ? undefined : Math.max(0, limit - this.#o.clock.now());
+    return { kind: 'status', status, events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
   }
 
   async #existing(pod: V1Pod, entry: IndexedGroup, signal: AbortSignal): Promise<SyncOutcome> {
@@ -267,9 +294,27 @@ export class EciProvider implements PodProvider, InstanceSweeper {
       containers: entry.group.containers,
       initContainers: entry.group.initContainers,
     });
+    const initOnly =
+      update !== null &&
+      (update.initContainer?.length ?? 0) > 0 &&
+      (update.container ?? []).every(
+        (c) => (entry.group.containers ?? []).find((g) => g.name === c.name)?.image === c.image,
+      );
+    if (update && initOnly && entry.group.status === 'Running') {
+      // ECI keeps new init containers for the group's next start: mark it in the same call, so the
+      // restart below happens even if this controller stops before it.
+      update.tag = [
+        ...(entry.group.tags ?? [])
+          .filter((t) => t.key !== RESTART_PENDING_TAG)
+          .map((t) => ({ key: t.key ?? '', value: t.value ?? '' })),
+        { key: RESTART_PENDING_TAG, value: shortHash(update.clientToken ?? '') },
+      ].map((t) => new UpdateTag(t));
+    }
     if (update && !TERMINAL.has(entry.group.status ?? '')) {
       try {
         await this.#o.eci.updateContainerGroup(update, signal);
+        if (update.tag)
+          entry.group.tags = update.tag.map((t) => ({ key: t.key, value: t.value }) as GroupTag);
         // Record what was asked so the next look does not send it again before ECI reports it.
         const images = new Map((update.container ?? []).map((c) => [c.name, c.image]));
         for (const c of entry.group.containers ?? []) if (images.get(c.name)) c.image = images.get(c.name);
@@ -282,12 +327,124 @@ export class EciProvider implements PodProvider, InstanceSweeper {
         events.push({ type: 'Warning', reason: 'ProviderUpdateFailed', message: describeError(err) });
       }
     }
+    const lookAgainAt = await this.#restartIfNeeded(pod, entry, events, signal);
     const status = groupToPodStatus(pod, entry.group, new Date(now), { hostIP: this.#o.hostIP });
-    const requeueAfterMs =
-      deadline !== undefined && !TERMINAL.has(status.phase ?? '')
-        ? Math.max(0, deadline - now) + 100
-        : undefined;
+    const dues = [
+      deadline !== undefined && !TERMINAL.has(status.phase ?? '') ? deadline + 100 : undefined,
+      lookAgainAt,
+      pendingDeadline(pod),
+    ].filter((x): x is number => x !== undefined && !TERMINAL.has(status.phase ?? ''));
+    const requeueAfterMs = dues.length > 0 ? Math.max(0, Math.min(...dues) - now) : undefined;
     return { kind: 'status', status, requeueAfterMs, events };
+  }
+
+  /**
+   * Restarts the group when that is the remedy (restarts.ts says when); returns when to look again
+   * if a stuck container's grace period is running.
+   */
+  async #restartIfNeeded(
+    pod: V1Pod,
+    entry: IndexedGroup,
+    events: ProviderEvent[],
+    signal: AbortSignal,
+  ): Promise<number | undefined> {
+    const now = this.#o.clock.now();
+    const stuck = stuckContainer(entry.group);
+    if (!stuck) this.#stuckSince.delete(entry.id);
+    else if (!this.#stuckSince.has(entry.id)) this.#stuckSince.set(entry.id, now);
+    const d = restartDecision({
+      group: entry.group,
+      restartPolicy: pod.spec?.restartPolicy ?? 'Always',
+      now,
+      stuckSince: this.#stuckSince.get(entry.id),
+      lastRestartAt: this.#restartedAt.get(entry.id),
+      graceMs: this.#o.stuckGraceMs ?? 30_000,
+      minIntervalMs: this.#o.restartIntervalMs ?? 300_000,
+    });
+    if (d.kind === 'wait') return d.at;
+    if (d.kind === 'none') return undefined;
+    try {
+      await this.#o.eci.restartContainerGroup(entry.id, signal);
+    } catch (err) {
+      events.push({ type: 'Warning', reason: 'ProviderRestartFailed', message: describeError(err) });
+      return now + 5000;
+    }
+    this.#restartedAt.set(entry.id, now);
+    this.#stuckSince.delete(entry.id);
+    entry.group.status = 'Restarting';
+    events.push({
+      type: 'Normal',
+      reason: 'ContainerGroupRestarted',
+      message: `restarted ECI container group ${entry.id} (RestartContainerGroup): ${d.why}`,
+    });
+    if (hasRestartPending(entry.group)) {
+      const tags = (entry.group.tags ?? []).filter((t) => t.key !== RESTART_PENDING_TAG);
+      try {
+        await this.#o.eci.updateContainerGroup(
+          new UpdateContainerGroupRequest({
+            containerGroupId: entry.id,
+            updateType: 'IncrementalUpdate',
+            tag: tags.map((t) => new UpdateTag({ key: t.key ?? '', value: t.value ?? '' })),
+          }),
+          signal,
+        );
+        entry.group.tags = tags;
+      } catch (err) {
+        // The tag stays: the next look restarts again, which the pod survives; say why.
+        events.push({ type: 'Warning', reason: 'ProviderUpdateFailed', message: describeError(err) });
+      }
+    }
+    return undefined;
+  }
+
+  /** With eci-max-pending-minute, a pod still Pending past it loses its group and fails. */
+  async #pendingTimeout(pod: V1Pod, signal: AbortSignal): Promise<SyncOutcome | undefined> {
+    const at = pendingDeadline(pod);
+    if (at === undefined || this.#o.clock.now() < at) return undefined;
+    for (const g of this.index.forUid(pod.metadata?.uid ?? '')) await this.#deleteGroup(g, signal);
+    const minutes = parseEciAnnotations(pod.metadata?.annotations);
+    const message = `the pod was still Pending after ${minutes.ok ? minutes.options.maxPendingMinutes : '?'} minutes (k8s.aliyun.com/eci-max-pending-minute)`;
+    return {
+      kind: 'status',
+      status: { ...pod.status, phase: 'Failed', reason: 'PendingTimeout', message },
+      events: [{ type: 'Warning', reason: 'PendingTimeout', message }],
+    };
+  }
+
+  /** Finds a Ready cache holding all (or enough) of the request's images for imc-perfect-match / imc-match-count-request. */
+  async #matchImageCache(
+    request: CreateContainerGroupRequest,
+    match: { full: true } | { count: number },
+    events: ProviderEvent[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const images = [
+      ...new Set([...(request.initContainer ?? []), ...(request.container ?? [])].map((c) => c.image ?? '')),
+    ].filter(Boolean);
+    const found = await this.#o.eci.describeImageCaches(
+      'full' in match
+        ? { matchImage: images, imageFullMatch: true }
+        : { matchImage: images, imageMatchCountRequest: match.count },
+      signal,
+    );
+    const ready = found.find((c) => c.status === 'Ready' && c.imageCacheId);
+    // Matched here, so ECI must not fall back to a partial match of its own.
+    request.autoMatchImageCache = undefined;
+    const what = 'full' in match ? `all ${images.length} images` : `at least ${match.count} of the images`;
+    if (ready) {
+      request.imageSnapshotId = ready.imageCacheId;
+      events.push({
+        type: 'Normal',
+        reason: 'ImageCacheMatched',
+        message: `image cache ${ready.imageCacheId} holds ${what}`,
+      });
+    } else {
+      events.push({
+        type: 'Normal',
+        reason: 'ImageCacheNotMatched',
+        message: `no Ready image cache holds ${what}; the images are pulled`,
+      });
+    }
   }
 
   /** ECI events of the group not yet reported (new, or aggregated with a higher count). */
@@ -347,7 +504,30 @@ export class EciProvider implements PodProvider, InstanceSweeper {
     this.index.remove(g.id);
     this.#feed.forget(g.id);
     this.#emitted.delete(g.id);
+    this.#stuckSince.delete(g.id);
+    this.#restartedAt.delete(g.id);
   }
+}
+
+/** eci-fail-strategy fail-fast: a failed create fails the pod instead of being retried. */
+function failedToCreate(pod: V1Pod, reason: string, message: string, events: ProviderEvent[]): SyncOutcome {
+  const text = `${message} (k8s.aliyun.com/eci-fail-strategy: fail-fast)`;
+  return {
+    kind: 'status',
+    status: { ...pod.status, phase: 'Failed', reason, message: text },
+    events: [...events, { type: 'Warning', reason, message: text }],
+  };
+}
+
+/** When a Pending pod times out under eci-max-pending-minute, or undefined. */
+function pendingDeadline(pod: V1Pod): number | undefined {
+  const phase = pod.status?.phase ?? 'Pending';
+  if (phase !== 'Pending') return undefined;
+  const created = pod.metadata?.creationTimestamp;
+  if (!created) return undefined;
+  const a = parseEciAnnotations(pod.metadata?.annotations);
+  const minutes = a.ok ? a.options.maxPendingMinutes : undefined;
+  return minutes === undefined ? undefined : new Date(created).getTime() + minutes * 60_000;
 }
 
 /** Not created yet, for a reason that may pass: the pod stays Pending with the reason shown. */

@@ -35,6 +35,7 @@ import {
   stopRun,
 } from './container.ts';
 import { isAlive, processTree } from './host.ts';
+import { normalizeImage } from '../../image-caches.ts';
 import { type Image, ImageUnavailable, type ImageStore } from './images/store.ts';
 import { forgetInstance, type InstanceRecord } from './instance.ts';
 import { readRunLog } from './logs.ts';
@@ -312,29 +313,39 @@ export class ProcessRuntime implements Runtime {
       }
       waiting = true;
       s.images.set(spec.image, 'pulling');
-      this.pull(s, spec);
+      this.pull(s, spec, g.cachedImages?.includes(normalizeImage(spec.image)) === true);
     }
     return waiting ? undefined : ready;
   }
 
-  private pull(s: GroupState, spec: ContainerSpec): void {
+  /**
+   * Gets the image for one instance. An instance whose image cache holds it (a hit at create) uses the
+   * root filesystem the cache built and pulls nothing; any other instance pulls it, as a fresh ECI
+   * instance does even when this machine has built the image before: `imagePullMs` per image.
+   */
+  private pull(s: GroupState, spec: ContainerSpec, cached: boolean): void {
     const started = Date.now();
     const max = this.host.settings.maxEventsPerGroup;
-    this.host.update(s.id, (r, now) =>
-      recordEvent(r, CONTAINER_EVENTS.pulling, now, max, { container: spec.name, image: spec.image }),
-    );
+    if (!cached)
+      this.host.update(s.id, (r, now) =>
+        recordEvent(r, CONTAINER_EVENTS.pulling, now, max, { container: spec.name, image: spec.image }),
+      );
     this.images.get(spec.image).then(
-      (img) => {
+      async (img) => {
+        const pullMs = cached ? 0 : this.host.settings.imagePullMs;
+        if (pullMs > 0) await new Promise((r) => setTimeout(r, pullMs).unref());
         s.images.set(spec.image, img);
         s.pullFailures.delete(spec.image);
         this.host.update(s.id, (r, now) => {
           recordEvent(
             r,
-            {
-              type: 'Normal',
-              reason: 'Pulled',
-              message: `Successfully pulled image "{image}" in ${((Date.now() - started) / 1000).toFixed(3)}s`,
-            },
+            cached
+              ? CONTAINER_EVENTS.present
+              : {
+                  type: 'Normal',
+                  reason: 'Pulled',
+                  message: `Successfully pulled image "{image}" in ${((Date.now() - started) / 1000).toFixed(3)}s`,
+                },
             now,
             max,
             { container: spec.name, image: spec.image },
@@ -442,7 +453,8 @@ export class ProcessRuntime implements Runtime {
         await this.stopRunOf(s, spec.name, this.grace(g));
         continue;
       }
-      if (rec.state === 'Waiting') {
+      // A wait ECI does not retry (the admin API's `stuck`): only a restart of the group clears it.
+      if (rec.state === 'Waiting' && rec.stuck !== true) {
         const images = this.ensureImages(s, g);
         if (images === undefined) return;
         await this.slots.run(() => this.launch(s, g, spec, false, images.get(spec.image)!, sandbox));
@@ -774,6 +786,10 @@ export class ProcessRuntime implements Runtime {
       txErrors: await read('rx_errors'),
       txDrops: await read('rx_dropped'),
     };
+  }
+
+  async prepareImage(reference: string): Promise<void> {
+    await this.images.get(reference);
   }
 
   describe(): Record<string, unknown> {

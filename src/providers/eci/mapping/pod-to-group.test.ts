@@ -7,6 +7,7 @@ import { podToCreateRequest, type CreateContext, type CreateResult } from './pod
 import { tokenKey } from './refs.ts';
 import { TAG_KEYS } from './tags.ts';
 import { RefusalReasons } from './types.ts';
+import { ANNOTATIONS } from './annotations.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests read the request as plain JSON */
 
@@ -117,6 +118,92 @@ test('annotations override placement and add ECI options', () => {
   assert.equal(multi.cpu, undefined);
   const typed = ok(pod({}, { annotations: { 'k8s.aliyun.com/eci-instance-type': 'ecs.g6.large' } })).req;
   assert.equal(typed.instanceType, 'ecs.g6.large');
+});
+
+test('every supported annotation reaches the wire as its CreateContainerGroup parameter', () => {
+  const r = podToCreateRequest(
+    pod(
+      { hostAliases: [{ ip: '10.0.0.9', hostnames: ['db'] }] },
+      {
+        annotations: {
+          'k8s.aliyun.com/eci-resource-group-id': 'rg-1',
+          'k8s.aliyun.com/eci-ram-role-name': 'AliyunECIContainerGroupRole',
+          'k8s.aliyun.com/eci-spot-strategy': 'SpotAsPriceGo',
+          'k8s.aliyun.com/eci-spot-duration': '0',
+          'k8s.aliyun.com/eci-imc-id': 'imc-2zebxkiifuyzzlhl',
+          'k8s.aliyun.com/eci-eip-instanceid': 'eip-bp1q5n8cq4p7f6dzu',
+          'k8s.aliyun.com/eci-custom-hosts': '[{"host":"example.com","ip":"100.100.1.1"}]',
+          'k8s.aliyun.com/eci-custom-tags': 'env:test',
+          'k8s.aliyun.com/eci-custom-dnsconfig':
+            '{"nameservers":"20.1.0.1","searches":"corp.local","options":"ndots:2"}',
+          'k8s.aliyun.com/acr-instance-ids': 'cn-beijing:cri-j36zhodptmyq',
+          'k8s.aliyun.com/acr-user-arns': 'acs:ram::1:role/role-acr',
+          'k8s.aliyun.com/plain-http-registry': 'harbor.pre.com',
+          'k8s.aliyun.com/insecure-registry': 'reg.test.com:80',
+          'k8s.aliyun.com/eci-data-cache-bucket': 'default',
+          'k8s.aliyun.com/eci-data-cache-pl': 'PL1',
+          'k8s.aliyun.com/eci-enable-ipv6': 'true',
+          'k8s.aliyun.com/eci-ipv6-bandwidth-enable': 'true',
+          'k8s.aliyun.com/eci-ipv6-bandwidth': '100M',
+          'k8s.aliyun.com/eci-private-ip-address': '192.168.0.20',
+          'k8s.aliyun.com/eci-fixed-ip': 'true',
+          'k8s.aliyun.com/eci-fixed-ip-retain-hour': '24',
+          'kubernetes.io/ingress-bandwidth': '40M',
+          'kubernetes.io/egress-bandwidth': '20M',
+          'k8s.aliyun.com/eci-ntp-server': '100.100.3.1',
+          'k8s.aliyun.com/eci-core-pattern': '/pod/data/dump/core',
+          'k8s.aliyun.com/eci-cpu-option-core': '2',
+          'k8s.aliyun.com/eci-cpu-option-ht': '1',
+        },
+      },
+    ),
+    ctx({
+      clusterDNS: { nameservers: ['10.96.0.10'], clusterDomain: 'cluster.local' },
+      // The RAM role and the EIP are cloud privileges: this namespace is given them.
+      privileges: { ramRoles: ['*'], securityGroups: [], vSwitches: [], eips: ['*'], createEip: false },
+    }),
+  );
+  assert.ok(r.ok, JSON.stringify(r));
+  const q = wireQuery(r.request);
+  const want: Record<string, string> = {
+    ResourceGroupId: 'rg-1',
+    RamRoleName: 'AliyunECIContainerGroupRole',
+    SpotStrategy: 'SpotAsPriceGo',
+    SpotDuration: '0',
+    ImageSnapshotId: 'imc-2zebxkiifuyzzlhl',
+    EipInstanceId: 'eip-bp1q5n8cq4p7f6dzu',
+    'HostAliase.1.Ip': '10.0.0.9',
+    'HostAliase.2.Ip': '100.100.1.1',
+    'HostAliase.2.Hostname.1': 'example.com',
+    'Tag.6.Key': 'env',
+    'Tag.6.Value': 'test',
+    'DnsConfig.NameServer.1': '10.96.0.10',
+    'DnsConfig.NameServer.2': '20.1.0.1',
+    'AcrRegistryInfo.1.InstanceId': 'cri-j36zhodptmyq',
+    'AcrRegistryInfo.1.RegionId': 'cn-beijing',
+    'AcrRegistryInfo.1.ArnUser': 'acs:ram::1:role/role-acr',
+    PlainHttpRegistry: 'harbor.pre.com',
+    InsecureRegistry: 'reg.test.com:80',
+    DataCacheBucket: 'default',
+    DataCachePL: 'PL1',
+    Ipv6AddressCount: '1',
+    Ipv6GatewayBandwidthEnable: 'true',
+    Ipv6GatewayBandwidth: '100M',
+    PrivateIpAddress: '192.168.0.20',
+    FixedIp: 'true',
+    FixedIpRetainHour: '24',
+    IngressBandwidth: '40000000',
+    EgressBandwidth: '20000000',
+    'NtpServer.1': '100.100.3.1',
+    CorePattern: '/pod/data/dump/core',
+    CpuOptionsCore: '2',
+    CpuOptionsThreadsPerCore: '1',
+  };
+  for (const [k, v] of Object.entries(want)) assert.equal(q[k], v, k);
+  assert.ok(
+    Object.entries(q).some(([k, v]) => /^DnsConfig\.Search\.\d+$/.test(k) && v === 'corp.local'),
+    'custom search domain',
+  );
 });
 
 test('containers: image, command, args, workdir, ports, stdio', () => {
@@ -845,4 +932,95 @@ describe('cloud-privilege annotations and the namespace allow-list', () => {
     ok(withAnnotation('k8s.aliyun.com/eci-eip-instanceid', 'eip-123'), c);
     assert.ok(!create(withAnnotation('k8s.aliyun.com/eci-ram-role-name', 'admin-role'), c).result.ok);
   });
+});
+
+test('the annotations marked as cloud privileges are exactly those the allow-list holds back', () => {
+  // A valid value of every supported annotation (other than the controller's own placement).
+  const sample: Record<string, string> = {
+    'k8s.aliyun.com/eci-vswitch': 'vsw-other',
+    'k8s.aliyun.com/eci-schedule-strategy': 'VSwitchOrdered',
+    'k8s.aliyun.com/eci-use-specs': '2-4Gi',
+    'k8s.aliyun.com/eci-instance-type': 'ecs.c6.large',
+    'k8s.aliyun.com/eci-spot-strategy': 'SpotAsPriceGo',
+    'k8s.aliyun.com/eci-spot-price-limit': '0.5',
+    'k8s.aliyun.com/eci-spot-duration': '1',
+    'k8s.aliyun.com/eci-fail-strategy': 'fail-back',
+    'k8s.aliyun.com/pod-fail-on-create-err': 'true',
+    'k8s.aliyun.com/eci-max-pending-minute': '30',
+    'k8s.aliyun.com/eci-custom-hosts': '[{"host":"a.com","ip":"10.0.0.1"}]',
+    'k8s.aliyun.com/eci-custom-tags': 'env:test',
+    'k8s.aliyun.com/eci-ram-role-name': 'AliyunECIContainerGroupRole',
+    'k8s.aliyun.com/eci-resource-group-id': 'rg-1',
+    'k8s.aliyun.com/eci-cpu-option-core': '2',
+    'k8s.aliyun.com/eci-cpu-option-ht': '1',
+    'k8s.aliyun.com/eci-auto-imc': 'true',
+    'k8s.aliyun.com/eci-image-cache': 'true',
+    'k8s.aliyun.com/imc-perfect-match': 'true',
+    'k8s.aliyun.com/imc-match-count-request': '1',
+    'k8s.aliyun.com/eci-imc-id': 'imc-abc',
+    'k8s.aliyun.com/eci-image-snapshot-id': 'imc-abc',
+    'k8s.aliyun.com/acr-instance-ids': 'cri-abc',
+    'k8s.aliyun.com/acr-instance-id': 'cri-abc',
+    'k8s.aliyun.com/plain-http-registry': 'harbor.local',
+    'k8s.aliyun.com/insecure-registry': 'harbor.local',
+    'k8s.aliyun.com/eci-data-cache-bucket': 'default',
+    'k8s.aliyun.com/eci-security-group': 'sg-other',
+    'k8s.aliyun.com/eci-eip-instanceid': 'eip-abc',
+    'k8s.aliyun.com/eci-with-eip': 'true',
+    'k8s.aliyun.com/eci-enable-ipv6': 'true',
+    'k8s.aliyun.com/eci-ipv6-bandwidth-enable': 'true',
+    'k8s.aliyun.com/eci-ipv6-bandwidth': '100M',
+    'k8s.aliyun.com/eci-private-ip-address': '192.168.0.9',
+    'k8s.aliyun.com/eci-fixed-ip': 'true',
+    'k8s.aliyun.com/eci-fixed-ip-retain-hour': '24',
+    'kubernetes.io/ingress-bandwidth': '40M',
+    'kubernetes.io/egress-bandwidth': '20M',
+    'k8s.aliyun.com/eci-custom-dnsconfig': '{"nameservers":"10.0.0.2"}',
+    'k8s.aliyun.com/eci-extra-ephemeral-storage': '50Gi',
+    'k8s.aliyun.com/eci-ntp-server': '100.100.3.1',
+    'k8s.aliyun.com/eci-sls-enable': 'false',
+    'k8s.aliyun.com/eci-core-pattern': '/pod/core',
+  };
+  // Annotations that only mean something beside another one.
+  const companion: Record<string, Record<string, string>> = {
+    'k8s.aliyun.com/acr-service-arns': { 'k8s.aliyun.com/acr-instance-ids': 'cri-abc' },
+    'k8s.aliyun.com/acr-user-arns': { 'k8s.aliyun.com/acr-instance-ids': 'cri-abc' },
+    'k8s.aliyun.com/eci-data-cache-pl': { 'k8s.aliyun.com/eci-data-cache-bucket': 'default' },
+    'k8s.aliyun.com/eci-data-cache-provisionedIops': { 'k8s.aliyun.com/eci-data-cache-bucket': 'default' },
+    'k8s.aliyun.com/eci-data-cache-burstingEnabled': { 'k8s.aliyun.com/eci-data-cache-bucket': 'default' },
+  };
+  const companionValue: Record<string, string> = {
+    'k8s.aliyun.com/acr-service-arns': 'acs:ram::1:role/a',
+    'k8s.aliyun.com/acr-user-arns': 'acs:ram::1:role/b',
+    'k8s.aliyun.com/eci-data-cache-pl': 'PL1',
+    'k8s.aliyun.com/eci-data-cache-provisionedIops': '1000',
+    'k8s.aliyun.com/eci-data-cache-burstingEnabled': 'true',
+    'k8s.aliyun.com/eip-bandwidth': '5',
+    'k8s.aliyun.com/eip-isp': 'BGP',
+    'k8s.aliyun.com/eip-common-bandwidth-package-id': 'cbwp-1',
+  };
+  for (const key of [
+    'k8s.aliyun.com/eip-bandwidth',
+    'k8s.aliyun.com/eip-isp',
+    'k8s.aliyun.com/eip-common-bandwidth-package-id',
+  ])
+    companion[key] = { 'k8s.aliyun.com/eci-with-eip': 'true' };
+  const all: Record<string, boolean> = {
+    ...Object.fromEntries(Object.keys(sample).map((k) => [k, false])),
+    ...Object.fromEntries(Object.keys(companion).map((k) => [k, false])),
+  };
+  const supported = ANNOTATIONS.filter((d) => d.state === 'supported');
+  assert.deepEqual(
+    supported.map((d) => d.key).filter((k) => !(k in all)),
+    [],
+    'every supported annotation has a sample value here',
+  );
+  for (const d of supported) {
+    const annotations = { ...(companion[d.key] ?? {}), [d.key]: sample[d.key] ?? companionValue[d.key]! };
+    const r = podToCreateRequest(pod({}, { annotations }), ctx());
+    const heldBack = !r.ok && 'refusal' in r && r.refusal.reason === RefusalReasons.CLOUD_PRIVILEGE;
+    const selfHeldBack = heldBack && r.refusal.field === `metadata.annotations['${d.key}']`;
+    assert.equal(selfHeldBack, d.privileged === true, `${d.key}: ${JSON.stringify(r.ok ? 'created' : r)}`);
+    if (!d.privileged && !companion[d.key]) assert.ok(r.ok, `${d.key}: ${JSON.stringify(r)}`);
+  }
 });

@@ -63,7 +63,13 @@ export interface CreateContext {
  *   CreateContainerConfigError), naming them in an Event.
  */
 export type CreateResult =
-  | { readonly ok: true; readonly request: CreateContainerGroupRequest; readonly warnings: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly request: CreateContainerGroupRequest;
+      readonly warnings: readonly string[];
+      /** What the pod's annotations ask of the controller itself (fail strategy, cache matching, ...). */
+      readonly options: EciOptions;
+    }
   | { readonly ok: false; readonly refusal: Refusal }
   | { readonly ok: false; readonly missing: readonly MissingRef[] };
 
@@ -264,9 +270,11 @@ function sysctls(pod: V1Pod) {
   };
 }
 
-function spotAndExtras(o: EciOptions): Partial<RequestInit> {
+/** The request fields the annotations set directly (see annotations.ts for each one). */
+function annotationFields(o: EciOptions): Partial<RequestInit> {
   const out: Partial<RequestInit> = {
     instanceType: o.instanceType,
+    resourceGroupId: o.resourceGroupId,
     spotStrategy: o.spotStrategy,
     spotPriceLimit: o.spotPriceLimit,
     spotDuration: o.spotDuration,
@@ -282,9 +290,44 @@ function spotAndExtras(o: EciOptions): Partial<RequestInit> {
     cpuOptionsCore: o.cpuOptionsCore,
     cpuOptionsThreadsPerCore: o.cpuOptionsThreadsPerCore,
     ipv6AddressCount: o.ipv6AddressCount,
+    ipv6GatewayBandwidthEnable: o.ipv6GatewayBandwidthEnable,
+    ipv6GatewayBandwidth: o.ipv6GatewayBandwidth,
     ntpServer: o.ntpServer,
+    privateIpAddress: o.privateIpAddress,
+    fixedIp: o.fixedIp === undefined ? undefined : String(o.fixedIp),
+    fixedIpRetainHour: o.fixedIpRetainHour,
+    ingressBandwidth: o.ingressBandwidth,
+    egressBandwidth: o.egressBandwidth,
+    dataCacheBucket: o.dataCache?.bucket,
+    dataCachePL: o.dataCache?.pl,
+    dataCacheProvisionedIops: o.dataCache?.provisionedIops,
+    dataCacheBurstingEnabled: o.dataCache?.burstingEnabled,
+    acrRegistryInfo: o.acrRegistries?.map((r) => ({ ...r })),
+    plainHttpRegistry: o.plainHttpRegistry,
+    insecureRegistry: o.insecureRegistry,
+    corePattern: o.corePattern,
   };
   return out;
+}
+
+/** The pod's DnsConfig with eci-custom-dnsconfig added after it (Kubernetes' limits kept). */
+function withCustomDns(
+  base: { dnsPolicy?: string; dnsConfig?: DnsConfigInit },
+  o: EciOptions,
+): { dnsPolicy?: string; dnsConfig?: DnsConfigInit } {
+  const extra = o.dnsConfig;
+  if (!extra) return base;
+  const d = base.dnsConfig ?? {};
+  const options = new Map((d.option ?? []).map((x) => [x.name ?? '', x]));
+  for (const x of extra.options) options.set(x.name, x);
+  return {
+    ...base,
+    dnsConfig: {
+      nameServer: [...new Set([...(d.nameServer ?? []), ...extra.nameServers])].slice(0, MAX_NAMESERVERS),
+      search: [...new Set([...(d.search ?? []), ...extra.searches])].slice(0, MAX_SEARCHES),
+      option: [...options.values()],
+    },
+  };
 }
 
 /**
@@ -344,7 +387,10 @@ export function podToCreateRequest(pod: V1Pod, ctx: CreateContext): CreateResult
         'spec.securityContext: ECI applies no fsGroup or supplementalGroups; volume ownership is unchanged',
       );
     }
-    const hostAliases = (spec?.hostAliases ?? []).map((h) => ({ ip: h.ip, hostname: h.hostnames ?? [] }));
+    const hostAliases = [
+      ...(spec?.hostAliases ?? []).map((h) => ({ ip: h.ip, hostname: h.hostnames ?? [] })),
+      ...(o.hostAliases ?? []).map((h) => ({ ip: h.ip, hostname: h.hostnames })),
+    ];
     const init: RequestInit = {
       regionId: ctx.regionId,
       clientToken: uid,
@@ -359,19 +405,19 @@ export function podToCreateRequest(pod: V1Pod, ctx: CreateContext): CreateResult
       shareProcessNamespace: spec?.shareProcessNamespace,
       cpu: groupCpu,
       memory: groupMemory,
-      ...spotAndExtras(o),
-      tag: identityTags(podIdentity(pod, ctx.clusterId, ctx.nodeName)),
+      ...annotationFields(o),
+      tag: [...identityTags(podIdentity(pod, ctx.clusterId, ctx.nodeName)), ...(o.customTags ?? [])],
       container: containers,
       initContainer: initContainers.length > 0 ? initContainers : undefined,
       volume: volumes.length > 0 ? volumes : undefined,
       imageRegistryCredential: credentials.length > 0 ? credentials : undefined,
       hostAliase: hostAliases.length > 0 ? hostAliases : undefined,
       hostName: hostName(pod, ctx),
-      ...dns(b, ctx),
+      ...withCustomDns(dns(b, ctx), o),
       ...sysctls(pod),
     };
     if (b.missing.length > 0) return { ok: false, missing: b.missing };
-    return { ok: true, request: new CreateContainerGroupRequest(init), warnings: b.warnings };
+    return { ok: true, request: new CreateContainerGroupRequest(init), warnings: b.warnings, options: o };
   } catch (err) {
     if (err instanceof Refused) return { ok: false, refusal: err.refusal };
     throw err;

@@ -42,6 +42,7 @@ export const RefusalReasons = {
   GPU_NEEDS_INSTANCE_TYPE: 'GPUNeedsInstanceType',
   RESOURCES_TOO_LARGE: 'ResourcesTooLarge',
   ANNOTATION: 'InvalidEciAnnotation',
+  UNSUPPORTED_ANNOTATION: 'UnsupportedEciAnnotation',
   CONFIG_FILE_TOO_LARGE: 'ConfigFileTooLarge',
   ENV: 'EnvUnsupported',
   SUBPATH_EXPR: 'SubPathExprUnresolved',
