@@ -114,3 +114,30 @@ test('deleteAllInstances removes every group of the node, indexed or not, and on
   assert.ok(!nodes.includes('vk-sweep'), `no group of vk-sweep is left (${nodes.join(', ')})`);
   assert.ok(nodes.includes('vk-other'), 'the other node keeps its group');
 });
+
+test('a group the status feed saw Running before its create call returned stays Running', async () => {
+  // Under load the create answer can arrive after the group started and the feed applied that: the
+  // provider must not write its Pending placeholder over what the feed saw (the feed skips a status
+  // it has already applied, so the pod would wait for the next full resync).
+  const p = provider('vk-late-answer');
+  let fedRunning = false;
+  eci.createContainerGroup = async (req, signal) => {
+    const id = await EciClient.prototype.createContainerGroup.call(eci, req, signal);
+    const deadline = Date.now() + 30_000;
+    while (p.index.get(id)?.group.status !== 'Running') {
+      assert.ok(Date.now() < deadline, 'the feed saw the group Running');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    fedRunning = true;
+    return id;
+  };
+  await p.start(() => undefined, stop.signal);
+  const late = withConfigMap('late', '00000000-0000-4000-8000-0000000000ff');
+  const outcome = await p
+    .syncPod(late, inputs(), AbortSignal.timeout(60_000))
+    .finally(() => delete (eci as Partial<EciClient>).createContainerGroup);
+  assert.ok(fedRunning, 'the path under test ran: the feed applied Running before create returned');
+  assert.equal(outcome.kind, 'status');
+  assert.equal(p.index.forUid(late.metadata!.uid!)[0]?.group.status, 'Running');
+  assert.equal(outcome.kind === 'status' ? outcome.status.phase : undefined, 'Running');
+});

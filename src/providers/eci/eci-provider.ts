@@ -246,7 +246,10 @@ export class EciProvider implements PodProvider, InstanceSweeper {
       return retry('ZoneStockOut', failFast ? zones : `${zones}; retrying with backoff`);
     }
     this.#lost.delete(pod.metadata?.uid ?? '');
-    const entry = this.index.upsert(pendingGroup(id, request, this.#o.clock.now()));
+    // The status feed may have applied the group already (the create answer can arrive after the
+    // group started): a placeholder must not overwrite what the feed saw, as the feed does not
+    // apply a status twice.
+    const entry = this.index.get(id) ?? this.index.upsert(pendingGroup(id, request, this.#o.clock.now()));
     events.push({
       type: 'Normal',
       reason: 'ContainerGroupCreated',
