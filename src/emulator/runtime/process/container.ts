@@ -414,20 +414,20 @@ export function spawnExec(ctx: RuntimeContext, r: Run, pid1: number, req: ExecRe
     '--',
     ...req.command,
   ];
-  const env = { ...r.identity.env };
+  const childEnv = { ...r.identity.env };
   if (req.tty) {
-    env.TERM ??= 'xterm';
+    childEnv.TERM ??= 'xterm';
     // util-linux script gives the command a real pseudo-terminal and relays it (-e: its exit code).
     return spawn(ctx.tools.script, ['-q', '-e', '-c', shellQuote(enter), '/dev/null'], {
       stdio: [req.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      env,
+      env: childEnv,
       cwd: '/',
       detached: true,
     });
   }
   return spawn(enter[0]!, enter.slice(1), {
     stdio: [req.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    env,
+    env: childEnv,
     cwd: '/',
     detached: true,
   });
