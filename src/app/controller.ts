@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { privilegesFor } from '../config/cloud-privileges.ts';
 import { LiveConfig } from '../config/live-config.ts';
@@ -7,7 +8,7 @@ import { ImageCacheController } from '../imagecaches/controller.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { ControllerMetrics } from '../metrics/controller-metrics.ts';
 import { freshness, startMetricsServer } from '../metrics/server.ts';
-import { LeaderElector } from '../kube/leader-election.ts';
+import { IMAGE_CACHE_LEASE, LeaderElector } from '../kube/leader-election.ts';
 import { NodeController } from '../node/node-controller.ts';
 import { ClusterServices } from '../pods/cluster-services.ts';
 import { PodController } from '../pods/pod-controller.ts';
@@ -23,6 +24,7 @@ import { parseSelectors } from '../webhook/selectors.ts';
 import { defaultClusterId } from './cluster-id.ts';
 import { openEciBackend } from './eci-backend.ts';
 import { startKubelet } from './kubelet.ts';
+import { LEADER_DEFAULTS } from './leader-config.ts';
 import type { RunConfig } from './run-config.ts';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -295,15 +297,38 @@ export async function runController(
       },
       'starting',
     );
-    const imageCaches = new ImageCacheController({
-      kube,
-      eci: backend.client,
-      events,
-      clusterId,
-      placement,
+    // ImageCaches are cluster-scoped, and so is their Lease: however many virtual nodes and
+    // controllers a cluster has, one of them reconciles ImageCaches at a time (two would each build a
+    // cache for the same resource and overwrite each other's status).
+    const imageCacheElector = new LeaderElector({
+      api: kube.coordination,
+      namespace: cfg.leaderElection?.namespace ?? LEADER_DEFAULTS.namespace,
+      name: IMAGE_CACHE_LEASE,
+      identity: cfg.leaderElection?.identity ?? `${cfg.node.nodeName}-${randomBytes(4).toString('hex')}`,
+      ...(cfg.leaderElection && {
+        leaseDurationMs: cfg.leaderElection.leaseDurationMs,
+        renewDeadlineMs: cfg.leaderElection.renewDeadlineMs,
+        retryPeriodMs: cfg.leaderElection.retryPeriodMs,
+      }),
       clock,
-      log: log.child({ component: 'imagecaches' }),
+      log,
     });
+    const reconcileImageCaches = async (leadSignal: AbortSignal) => {
+      while (!leadSignal.aborted) {
+        const held = await imageCacheElector.acquire(leadSignal).catch(() => undefined);
+        if (!held) return;
+        // A fresh controller each term: nothing of a lost term carries over.
+        await new ImageCacheController({
+          kube,
+          eci: backend.client,
+          events,
+          clusterId,
+          placement,
+          clock,
+          log: log.child({ component: 'imagecaches' }),
+        }).run(held);
+      }
+    };
     // Without leader election this process leads at once, for as long as it runs.
     const leading = elector ? elector.acquire(signal) : Promise.resolve(signal);
     let lost = false;
@@ -321,8 +346,8 @@ export async function runController(
           },
           { once: true },
         );
-        // Image caches are cluster-wide: only the leader reconciles them.
-        await Promise.all([node.run(leadSignal), imageCaches.run(leadSignal)]);
+        // Only a node's leader campaigns for the ImageCache Lease.
+        await Promise.all([node.run(leadSignal), reconcileImageCaches(leadSignal)]);
       },
       () => undefined,
     );
@@ -330,6 +355,7 @@ export async function runController(
       await Promise.all([leader, pods.run(signal, leading), live.run(signal), kubelet.run(signal)]);
     } finally {
       // A clean stop hands the Lease over at once instead of letting it expire.
+      await imageCacheElector.release();
       await elector?.release();
     }
     if (lost) {

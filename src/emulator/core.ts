@@ -437,6 +437,7 @@ export class EmulatorCore {
    */
   advanceClock(ms: number): { offsetMs: number; now: number } {
     this.clockOffsetMs += ms;
+    this.scheduler.clockMoved();
     for (const id of [...this.store.groups.keys()]) this.touchGroup(id);
     for (const id of [...this.store.imageCaches.keys()]) this.imageCaches.touch(id);
     return { offsetMs: this.clockOffsetMs, now: this.now() };

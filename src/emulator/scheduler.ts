@@ -26,6 +26,14 @@ export class Scheduler {
     if (at < this.armedAt) this.arm();
   }
 
+  /**
+   * The clock jumped (the emulated clock moved forward): the armed timer counted real time to a due
+   * time that may now be past, so it is armed again from the new now.
+   */
+  clockMoved(): void {
+    if (!this.stopped) this.arm();
+  }
+
   cancel(key: string): void {
     this.versions.delete(key);
   }

@@ -5,6 +5,9 @@ import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { isConflict, isNotFound } from './client.ts';
 
+/** The one Lease, per cluster, whose holder reconciles ImageCaches (in the leader election namespace). */
+export const IMAGE_CACHE_LEASE = 'eci-virtual-node-imagecaches';
+
 export interface LeaderElectionOptions {
   api: CoordinationV1Api;
   namespace: string;

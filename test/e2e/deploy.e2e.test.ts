@@ -516,6 +516,9 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     ['create', 'leases', '-n', 'kube-system'],
     ['get', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
     ['update', `leases/eci-virtual-node-${NODE}`, '-n', 'kube-system'],
+    // the cluster's ImageCache Lease (src/app/controller.ts)
+    ['get', 'leases/eci-virtual-node-imagecaches', '-n', 'kube-system'],
+    ['update', 'leases/eci-virtual-node-imagecaches', '-n', 'kube-system'],
     // ImageCache resources, by the leader (src/imagecaches/): watch, finalizer and status patches
     ['get', 'imagecaches.eci.alibabacloud.com'],
     ['list', 'imagecaches.eci.alibabacloud.com'],

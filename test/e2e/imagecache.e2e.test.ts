@@ -1,22 +1,30 @@
 // ImageCache against the real control plane with the real kubectl: the CRD from deploy/, the
 // controller as users run it, the ECI emulator as the cloud. Apply → Ready with an id and 100 %;
-// pods that use the cache; a spec change; deletion; retention with the emulated clock moved forward.
+// pods that use the cache; a spec change; deletion; retention with the emulated clock moved forward;
+// a second virtual node's controller in the same cluster that leaves ImageCaches to the Lease holder.
+// On a control plane of this file's own: ImageCaches are cluster-wide, so no other test's controller
+// may campaign for their Lease.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { CoreV1Event } from '@kubernetes/client-node';
+import { clusterDown, clusterUp } from '../../src/cluster/controlplane.ts';
+import { testClusterName } from '../support/cluster-name.ts';
 import { kubectlApply, placementOn } from '../support/apply.ts';
 import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
-import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
+import { kubectlFor } from '../support/kubectl.ts';
 import { groupIdOf, waitRunning } from '../support/pods.ts';
 import { waitFor } from '../support/wait.ts';
 
+const CLUSTER = { name: testClusterName('imagecache') };
 const NODE = 'vk-e2e-imagecache';
+const NODE_B = 'vk-e2e-imagecache-b';
 const NS = 'e2e-imagecache';
 const DAY = 86_400_000;
-const kubeconfig = testKubeconfig();
-const { kubectl, json } = kubectlFor(kubeconfig);
+let kubeconfig = '';
+let kubectl: (...args: string[]) => Promise<string>;
+let json: <T>(...args: string[]) => Promise<T>;
 const CRD = fileURLToPath(new URL('../../deploy/01-imagecache-crd.yaml', import.meta.url));
 const apply = (obj: unknown) => kubectlApply(kubeconfig, obj);
 const placement = placementOn(NODE);
@@ -52,8 +60,42 @@ async function eventsOf(kind: string, name: string, namespace?: string): Promise
 describe('ImageCache', { timeout: 900_000 }, () => {
   let eci: TestEmulator;
   let controller: ControllerProcess;
+  let eciB: TestEmulator | undefined;
+  let controllerB: ControllerProcess | undefined;
+  const startController = (node: string, env: Record<string, string>) => {
+    const c = new ControllerProcess([
+      '--kubeconfig',
+      kubeconfig,
+      '--node-name',
+      node,
+      '--node-ip',
+      '127.0.0.1',
+      // The kubelet API on any free loopback port: several controllers share this machine.
+      '--kubelet-port',
+      '0',
+      '--kubelet-bind-address',
+      '127.0.0.1',
+    ]);
+    c.start(env);
+    return c;
+  };
+  const imageCacheLeaseHolder = async () =>
+    (
+      await kubectl(
+        'get',
+        'lease',
+        '-n',
+        'kube-system',
+        'eci-virtual-node-imagecaches',
+        '-o',
+        'jsonpath={.spec.holderIdentity}',
+      ).catch(() => '')
+    ).trim();
 
   before(async () => {
+    await clusterDown({ ...CLUSTER, purge: true });
+    kubeconfig = (await clusterUp(CLUSTER)).kubeconfig;
+    ({ kubectl, json } = kubectlFor(kubeconfig) as { kubectl: typeof kubectl; json: typeof json });
     await kubectl('apply', '-f', CRD);
     await kubectl(
       'wait',
@@ -64,22 +106,18 @@ describe('ImageCache', { timeout: 900_000 }, () => {
     eci = await startTestEmulator();
     await kubectl('delete', 'namespace', NS, '--ignore-not-found', '--wait=true');
     await kubectl('create', 'namespace', NS);
-    controller = new ControllerProcess([
-      '--kubeconfig',
-      kubeconfig,
-      '--node-name',
-      NODE,
-      '--node-ip',
-      '127.0.0.1',
-      // The kubelet API on any free loopback port: several controllers share this machine.
-      '--kubelet-port',
-      '0',
-      '--kubelet-bind-address',
-      '127.0.0.1',
-    ]);
-    controller.start(eci.env);
+    controller = startController(NODE, eci.env);
     await waitFor('node Ready', async () =>
       (await kubectl('get', 'node', NODE, '--no-headers').catch(() => '')).includes(' Ready'),
+    );
+    await waitFor('this node holds the ImageCache Lease', async () =>
+      (await imageCacheLeaseHolder()).startsWith(`${NODE}-`),
+    );
+    // A second virtual node, on an ECI account (emulator) of its own, so what it builds is seen apart.
+    eciB = await startTestEmulator();
+    controllerB = startController(NODE_B, eciB.env);
+    await waitFor('the second node Ready', async () =>
+      (await kubectl('get', 'node', NODE_B, '--no-headers').catch(() => '')).includes(' Ready'),
     );
   });
 
@@ -89,9 +127,11 @@ describe('ImageCache', { timeout: 900_000 }, () => {
     await waitFor('groups cleaned up', async () => (await eci.admin.listContainerGroups()).total === 0, {
       timeoutMs: 60_000,
     }).catch(() => undefined);
-    await controller.stop('SIGTERM');
-    await kubectl('delete', 'node', NODE, '--ignore-not-found');
-    await eci.close();
+    await controller?.stop('SIGTERM');
+    await controllerB?.stop('SIGTERM');
+    await eci?.close();
+    await eciB?.close();
+    await clusterDown({ ...CLUSTER, purge: true });
   });
 
   test('kubectl apply → kubectl get ic shows it Ready with an id and 100 %; pods use it; deleting it deletes the cache', async () => {
@@ -275,5 +315,36 @@ describe('ImageCache', { timeout: 900_000 }, () => {
       );
     });
     assert.match(out, /spec\.imageCacheSize/);
+  });
+  test('a second virtual node builds no cache while the first holds the Lease, and takes over when it dies', async () => {
+    await apply({
+      apiVersion: 'eci.alibabacloud.com/v1',
+      kind: 'ImageCache',
+      metadata: { name: 'one-builder' },
+      spec: { images: ['busybox:1.36'] },
+    });
+    await waitFor('Ready', async () => (await row('one-builder')).PHASE === 'Ready').catch(
+      async (err: Error) => {
+        const status = await kubectl('get', 'ic', 'one-builder', '-o', 'yaml').catch(() => '');
+        throw new Error(`${err.message}\n${status}\n${controller.output.slice(-3000)}`);
+      },
+    );
+    assert.ok((await eci.admin.listImageCaches()).length >= 1, 'the Lease holder built it');
+    assert.equal((await eciB!.admin.listImageCaches()).length, 0, 'the other node built nothing');
+    assert.ok((await imageCacheLeaseHolder()).startsWith(`${NODE}-`));
+    // The holder dies without giving the Lease back: the other node takes it and reconciles.
+    await controller.stop('SIGKILL');
+    await waitFor(
+      'the second node holds the ImageCache Lease',
+      async () => (await imageCacheLeaseHolder()).startsWith(`${NODE_B}-`),
+      { timeoutMs: 30_000 },
+    );
+    await waitFor(
+      'the second node keeps the resource Ready from its own account',
+      async () =>
+        (await eciB!.admin.listImageCaches()).length === 1 && (await row('one-builder')).PHASE === 'Ready',
+      { timeoutMs: 60_000 },
+    );
+    await kubectl('delete', 'ic', 'one-builder', '--wait=true', '--timeout=60s');
   });
 });
