@@ -63,7 +63,8 @@ function statusWrites(r: Replica): number[] {
   return r.proc.output
     .split('\n')
     .filter((l) => l.includes('"pod status patched"'))
-    .map((l) => (JSON.parse(l) as { time: number }).time);
+    // The log's time is ISO-8601 (an epoch number in older logs): either way a Date reads it.
+    .map((l) => new Date((JSON.parse(l) as { time: string | number }).time).getTime());
 }
 
 async function createPods(prefix: string, n: number): Promise<void> {
