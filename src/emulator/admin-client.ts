@@ -9,17 +9,11 @@
  * `EmulatorAdminError` with the admin API's stable `code` (NotFound, InvalidInput, IncorrectStatus, ...).
  */
 
-export type GroupStatus =
-  | 'Scheduling'
-  | 'Pending'
-  | 'Running'
-  | 'Succeeded'
-  | 'Failed'
-  | 'Restarting'
-  | 'Updating'
-  | 'Terminating'
-  | 'Expired'
-  | 'ScheduleFailed';
+// Types only: erased when the file runs, so the client still loads nothing of the emulator.
+import type { EciGroupStatus as GroupStatus } from '../eci-api/statuses.ts';
+import type { GroupRecord, ImageCacheRecord } from './model.ts';
+
+export type { GroupStatus };
 
 export type FaultKind = 'throttle' | 'error' | 'latency';
 
@@ -44,72 +38,11 @@ export interface Fault extends FaultInput {
   hits: number;
 }
 
-export interface ContainerState {
-  name: string;
-  state: 'Waiting' | 'Running' | 'Terminated';
-  reason?: string;
-  message?: string;
-  exitCode?: number;
-  startTime?: number;
-  finishTime?: number;
-  restartCount: number;
-  ready: boolean;
-  readyOverride?: boolean;
-  previous?: { state: string; reason?: string; exitCode?: number; startTime?: number; finishTime?: number };
-}
-
 /** The emulator's record of a container group (times are epoch milliseconds). */
-export interface ContainerGroupRecord {
-  id: string;
-  seq: number;
-  uuid: string;
-  name: string;
-  regionId: string;
-  zoneId: string;
-  vSwitchId: string;
-  securityGroupId: string;
-  vpcId: string;
-  ip: string;
-  tags: { key: string; value: string }[];
-  clientToken?: string;
-  status: GroupStatus;
-  statusReason?: string;
-  createdAt: number;
-  statusSince: number;
-  changedAt: number;
-  containers: ContainerState[];
-  initContainers: ContainerState[];
-  events: {
-    name: string;
-    type: string;
-    reason: string;
-    message: string;
-    count: number;
-    first: number;
-    last: number;
-  }[];
-  spec: Record<string, unknown>;
-  /** The image cache the group started from, when it hit one. */
-  imageCacheId?: string;
-  internetIp?: string;
-}
+export type ContainerGroupRecord = GroupRecord;
 
 /** The emulator's record of an image cache. */
-export interface ImageCacheState {
-  id: string;
-  name: string;
-  images: string[];
-  size: number;
-  status: 'Preparing' | 'Creating' | 'Ready' | 'Failed' | 'Expired' | 'Deleting';
-  progress: string;
-  createdAt: number;
-  retentionDays?: number;
-  expireAt?: number;
-  tags: { key: string; value: string }[];
-  zoneId?: string;
-  ip?: string;
-  auto?: boolean;
-}
+export type ImageCacheState = ImageCacheRecord;
 
 export interface ZoneState {
   id: string;
