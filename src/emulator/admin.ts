@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Logger } from '../util/log.ts';
 import type { ApiHandler } from './api.ts';
 import { CloudError } from './cloud-errors.ts';
-import { DEFAULT_QUOTAS, faultSchema, GROUP_STATUSES, quotaFor, stageSchema } from './config.ts';
+import { faultSchema, GROUP_STATUSES, stageSchema } from './config.ts';
 import { interpret } from './convention.ts';
 import type { EmulatorCore } from './core.ts';
 import { MAX_DRAIN_BYTES, sendJson } from './wire.ts';
@@ -163,17 +163,15 @@ export class AdminHandler {
   private readonly api: ApiHandler;
   private readonly logger: Logger;
   private readonly routes: Route[];
-  private readonly perMinute: Record<string, number>;
 
   constructor(core: EmulatorCore, api: ApiHandler, logger: Logger) {
     this.core = core;
     this.api = api;
     this.logger = logger;
-    this.perMinute = { ...core.config.quotas.perMinute };
     const c = core;
     const id = '([^/]+)';
     this.routes = [
-      { method: 'GET', pattern: /^\/console\/state$/, run: () => consoleSnapshot(c, this.quotas()) },
+      { method: 'GET', pattern: /^\/console\/state$/, run: () => consoleSnapshot(c) },
       {
         method: 'GET',
         pattern: new RegExp(`^/container-groups/${id}/containers/${id}/log$`),
@@ -197,7 +195,7 @@ export class AdminHandler {
           const status = url.searchParams.get('status');
           const limit = Math.min(Number(url.searchParams.get('limit') ?? '100') || 100, 1000);
           const offset = Number(url.searchParams.get('offset') ?? '0') || 0;
-          const all = [...c.store.groups.values()].filter((g) => status === null || g.status === status);
+          const all = c.listGroups().filter((g) => status === null || g.status === status);
           return { total: all.length, items: all.slice(offset, offset + limit) };
         },
       },
@@ -239,17 +237,17 @@ export class AdminHandler {
           return c.driveStuck(m[1]!, m[2]!, b.reason, b.message);
         },
       },
-      { method: 'GET', pattern: /^\/faults$/, run: () => ({ faults: c.faults.list() }) },
+      { method: 'GET', pattern: /^\/faults$/, run: () => ({ faults: c.listFaults() }) },
       {
         method: 'POST',
         pattern: /^\/faults$/,
-        run: async (_m, body) => c.faults.add(parse(faultSchema, await body())),
+        run: async (_m, body) => c.addFault(parse(faultSchema, await body())),
       },
       {
         method: 'DELETE',
         pattern: /^\/faults$/,
         run: () => {
-          c.faults.clear();
+          c.clearFaults();
           return { ok: true };
         },
       },
@@ -257,7 +255,7 @@ export class AdminHandler {
         method: 'DELETE',
         pattern: new RegExp(`^/faults/${id}$`),
         run: (m) => {
-          if (!c.faults.remove(m[1]!)) throw new AdminError(404, 'NotFound', `no fault ${m[1]}`);
+          if (!c.removeFault(m[1]!)) throw new AdminError(404, 'NotFound', `no fault ${m[1]}`);
           return { ok: true };
         },
       },
@@ -267,30 +265,23 @@ export class AdminHandler {
         pattern: new RegExp(`^/zones/${id}/stock$`),
         run: async (m, body) => {
           const zone = m[1]!;
-          if (!c.zoneStock.has(zone)) throw new AdminError(404, 'NotFound', `no zone ${zone}`);
-          c.zoneStock.set(zone, parse(stockBody, await body()).stock);
+          const { stock } = parse(stockBody, await body());
+          if (!c.setZoneStock(zone, stock)) throw new AdminError(404, 'NotFound', `no zone ${zone}`);
           return c.zones().find((z) => z.id === zone);
         },
       },
-      { method: 'GET', pattern: /^\/quotas$/, run: () => this.quotas() },
+      { method: 'GET', pattern: /^\/quotas$/, run: () => c.quotaState() },
       {
         method: 'PUT',
         pattern: /^\/quotas$/,
         run: async (_m, body) => {
-          const b = parse(quotaBody, await body());
-          if (b.enabled !== undefined) c.quotas.enabled = b.enabled;
-          if (b.perMinute !== undefined) {
-            Object.assign(this.perMinute, b.perMinute);
-            const limits = { ...this.perMinute };
-            c.quotas.setLimits((a) => limits[a] ?? quotaFor(c.config, a));
-          }
-          return this.quotas();
+          return c.setQuotas(parse(quotaBody, await body()));
         },
       },
       {
         method: 'GET',
         pattern: /^\/stats$/,
-        run: () => ({ actions: Object.fromEntries(this.api.stats), journal: c.store.journal?.stats }),
+        run: () => ({ actions: Object.fromEntries(this.api.stats), journal: c.journalStats() }),
       },
       {
         method: 'DELETE',
@@ -305,17 +296,7 @@ export class AdminHandler {
         method: 'PUT',
         pattern: /^\/lifecycle$/,
         run: async (_m, body) => {
-          const b = parse(lifecycleBody, await body());
-          c.settings = {
-            stages: b.stages ?? c.settings.stages,
-            restartBackoffMs: b.restartBackoffMs ?? c.settings.restartBackoffMs,
-            minRunMs: b.minRunMs ?? c.settings.minRunMs,
-            defaultRunSeconds: b.defaultRunSeconds ?? c.settings.defaultRunSeconds,
-            maxEventsPerGroup: b.maxEventsPerGroup ?? c.settings.maxEventsPerGroup,
-            imagePullMs: b.imagePullMs ?? c.settings.imagePullMs,
-          };
-          for (const gid of c.store.groups.keys()) c.touchGroup(gid);
-          return c.settings;
+          return c.setLifecycle(parse(lifecycleBody, await body()));
         },
       },
       {
@@ -326,12 +307,12 @@ export class AdminHandler {
       {
         method: 'GET',
         pattern: /^\/image-caches$/,
-        run: () => ({ imageCaches: [...c.store.imageCaches.values()] }),
+        run: () => ({ imageCaches: c.listImageCaches() }),
       },
       {
         method: 'POST',
         pattern: new RegExp(`^/image-caches/${id}/status$`),
-        run: async (m, body) => c.imageCaches.drive(m[1]!, parse(imageCacheStatusBody, await body()).status),
+        run: async (m, body) => c.driveImageCache(m[1]!, parse(imageCacheStatusBody, await body()).status),
       },
       {
         method: 'GET',
@@ -352,30 +333,21 @@ export class AdminHandler {
     ];
   }
 
-  private quotas() {
-    const actions = new Set([...Object.keys(DEFAULT_QUOTAS), ...Object.keys(this.perMinute)]);
-    return {
-      enabled: this.core.quotas.enabled,
-      perMinute: Object.fromEntries(
-        [...actions].map((a) => [a, this.perMinute[a] ?? quotaFor(this.core.config, a)]),
-      ),
-    };
-  }
-
   private state() {
     const c = this.core;
     const byStatus: Record<string, number> = {};
-    for (const g of c.store.groups.values()) byStatus[g.status] = (byStatus[g.status] ?? 0) + 1;
+    const groups = c.listGroups();
+    for (const g of groups) byStatus[g.status] = (byStatus[g.status] ?? 0) + 1;
     return {
       regionId: c.config.region.id,
       vpcs: c.config.region.vpcs,
       securityGroups: c.config.region.securityGroups,
       zones: c.zones(),
-      containerGroups: { total: c.store.groups.size, byStatus },
-      imageCaches: c.store.imageCaches.size,
-      faults: c.faults.list(),
-      quotasEnabled: c.quotas.enabled,
-      journal: c.store.journal?.stats,
+      containerGroups: { total: groups.length, byStatus },
+      imageCaches: c.listImageCaches().length,
+      faults: c.listFaults(),
+      quotasEnabled: c.quotaState().enabled,
+      journal: c.journalStats(),
       runtime: c.runtime.describe(),
       memory: process.memoryUsage(),
     };
@@ -406,7 +378,7 @@ export class AdminHandler {
       return;
     }
     if (req.method === 'GET' && path === '/console/stream') {
-      streamSnapshots(req, res, () => consoleSnapshot(this.core, this.quotas()));
+      streamSnapshots(req, res, () => consoleSnapshot(this.core));
       return;
     }
     try {

@@ -71,10 +71,10 @@ export class ApiHandler {
         now,
       );
 
-      const fault = this.core.faults.evaluate(action);
+      const fault = this.core.evaluateFault(action);
       if (fault.delayMs > 0) await sleep(fault.delayMs);
       if (fault.error !== undefined) throw fault.error;
-      if (!this.core.quotas.take(accessKeyId, action, now)) throw cloudErrors.throttlingUser();
+      if (!this.core.takeQuota(accessKeyId, action, now)) throw cloudErrors.throttlingUser();
 
       const flat = actionParams(wire);
       if (this.core.config.strictParameters) {

@@ -15,11 +15,8 @@ const MAX_GROUPS = 500;
 const MAX_EVENTS = 100;
 
 /** Everything the page shows, as one JSON document. */
-export function consoleSnapshot(
-  core: EmulatorCore,
-  quotas: { enabled: boolean; perMinute: Record<string, number | undefined> },
-) {
-  const groups = [...core.store.groups.values()].sort((a, b) => b.seq - a.seq);
+export function consoleSnapshot(core: EmulatorCore) {
+  const groups = core.listGroups().sort((a, b) => b.seq - a.seq);
   const events = groups
     .flatMap((g) => g.events.map((e) => ({ group: g.id, groupName: g.name, ...e })))
     .sort((a, b) => b.last - a.last)
@@ -31,8 +28,8 @@ export function consoleSnapshot(
     totalGroups: groups.length,
     zones: core.zones(),
     events,
-    quotas,
-    faults: core.faults.list(),
+    quotas: core.quotaState(),
+    faults: core.listFaults(),
   };
 }
 

@@ -145,7 +145,7 @@ export function paginate<T extends { seq: number }>(
 export function groupsByIds(ctx: ActionContext, ids: readonly string[]): GroupRecord[] {
   const out: GroupRecord[] = [];
   for (const id of new Set(ids)) {
-    const g = ctx.core.store.groups.get(id);
+    const g = ctx.core.findGroup(id);
     if (g !== undefined) out.push(g);
   }
   return out.sort((a, b) => a.seq - b.seq);

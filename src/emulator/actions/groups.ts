@@ -1,10 +1,8 @@
-import { CloudError, cloudErrors } from '../cloud-errors.ts';
+import { cloudErrors } from '../cloud-errors.ts';
 import { hashParams } from '../ids.ts';
-import { recordEvent } from '../lifecycle.ts';
-import type { GroupRecord, GroupSpec, ImageCacheRecord, Tag } from '../model.ts';
+import type { GroupRecord, GroupSpec, Tag } from '../model.ts';
 import { Params, readTags } from '../params.ts';
 import { eventsShape, groupShape, statusShape } from '../render.ts';
-import { normalizeImage } from '../image-caches.ts';
 import { applyUpdate, checkGroupName, readCreateSpec } from '../spec.ts';
 import {
   type ActionContext,
@@ -59,8 +57,7 @@ export async function createFromParams(
     const vpc = region.securityGroups.find((s) => s.id === sgId)?.vpcId ?? region.vpcs[0]!.id;
     vSwitchIds = region.vSwitches.filter((v) => v.vpcId === vpc).map((v) => v.id);
   }
-  let autoCreate = false;
-  const g = await ctx.core.createGroup({
+  return ctx.core.createGroup({
     name,
     spec,
     tags,
@@ -72,13 +69,7 @@ export async function createFromParams(
     strategy: p.oneOf('ScheduleStrategy', ['VSwitchOrdered', 'VSwitchRandom']) ?? 'VSwitchRandom',
     privateIpAddress: p.string('PrivateIpAddress') || undefined,
     dryRun: p.bool('DryRun') ?? false,
-    // Decided before the group is stored, so the runtime never starts pulling what a cache holds.
-    prepare: (fresh) => {
-      autoCreate = useImageCache(ctx, fresh);
-    },
   });
-  if (autoCreate) await autoCreateCache(ctx, g);
-  return g;
 }
 
 /** The cloud's checks across parameters of spot pricing and public addresses. */
@@ -90,90 +81,6 @@ function checkSpotAndEip(spec: GroupSpec): void {
       throw cloudErrors.invalidParameter('EipInstanceId', 'It cannot be used with AutoCreateEip.');
     if (!/^eip-[a-z0-9]+$/.test(spec.eipInstanceId)) throw cloudErrors.eipNotFound(spec.eipInstanceId);
   }
-}
-
-/**
- * The image cache a new group starts from, with the events the cloud records (on the record, before
- * it is stored): ImageSnapshotId names one (used when Ready; ImageCacheNotComplete or
- * ImageCacheNotFound otherwise, and the images are pulled); AutoMatchImageCache takes the best Ready
- * match. True on a miss that should start a cache of the group's images for the next ones (none of
- * them is being built yet).
- */
-function useImageCache(ctx: ActionContext, g: GroupRecord): boolean {
-  const { core } = ctx;
-  const spec = g.spec;
-  const images = [...spec.initContainers, ...spec.containers].map((c) => c.image);
-  const max = core.settings.maxEventsPerGroup;
-  const note = (type: 'Normal' | 'Warning', reason: string, message: string) =>
-    recordEvent(g, { type, reason, message }, ctx.now, max);
-  let hit: ImageCacheRecord | undefined;
-  let miss = false;
-  if (spec.imageSnapshotId !== undefined) {
-    const id = spec.imageSnapshotId;
-    const named = [...core.store.imageCaches.values()].find((r) => r.id === id || r.snapshotId === id);
-    if (named?.status === 'Ready') hit = named;
-    else if (named !== undefined && named.status !== 'Expired')
-      note(
-        'Normal',
-        'ImageCacheNotComplete',
-        `The production for specified image cache ${id} is not yet complete.`,
-      );
-    else note('Warning', 'ImageCacheNotFound', `The specified image cache ${id} does not exist.`);
-  } else if (spec.autoMatchImageCache === true) {
-    hit = core.imageCaches.bestMatch(images);
-    if (hit === undefined) {
-      note('Warning', 'ImageCacheMissed', 'Missed image cache.');
-      miss = core.imageCaches.building(images) === undefined;
-    }
-  }
-  if (hit !== undefined) {
-    g.imageCacheId = hit.id;
-    g.cachedImages = hit.images.map(normalizeImage);
-    note(
-      'Normal',
-      'SuccessfulHitImageCache',
-      `[eci.imagecache]Successfully hit image cache ${hit.id}, eci will be scheduled with this image cache.`,
-    );
-    hit.lastMatchedAt = ctx.now;
-    core.persist(core.store.putCache(hit));
-  }
-  return miss;
-}
-
-/** On a miss, a cache of the group's images for the next groups (as the cloud does). */
-async function autoCreateCache(ctx: ActionContext, g: GroupRecord): Promise<void> {
-  const images = [...g.spec.initContainers, ...g.spec.containers].map((c) => c.image);
-  try {
-    const made = await ctx.core.imageCaches.create({
-      name: autoCacheName(g.name),
-      images: [...new Set(images)],
-      size: 20,
-      tags: [],
-      vSwitchIds: [g.vSwitchId],
-      reuse: true,
-      flash: false,
-      auto: true,
-    });
-    recordEvent(
-      g,
-      {
-        type: 'Normal',
-        reason: 'ImageCacheAutoCreated',
-        message: `[eci.imagecache]No image cache matched; creating image cache ${made.id} for the next instances`,
-      },
-      ctx.now,
-      ctx.core.settings.maxEventsPerGroup,
-    );
-    await ctx.core.store.putGroup(g);
-  } catch (err) {
-    // No stock for the builder: the group still runs, it only pulls its images.
-    if (!(err instanceof CloudError)) throw err;
-  }
-}
-
-function autoCacheName(groupName: string): string {
-  const base = `auto-${groupName}`.slice(0, 110).replace(/-+$/, '');
-  return `${base}-${Math.random().toString(16).slice(2, 10)}`;
 }
 
 /** UpdateContainerGroup from a parameter tree (also the path of UpdateContainerGroupByTemplate). */
@@ -209,14 +116,13 @@ function groupQuery(ctx: ActionContext): {
   if (ids !== undefined) {
     source = groupsByIds(ctx, ids);
   } else if (tags.length > 0) {
-    const store = ctx.core.store;
-    const lists = tags.map((t) => store.groupsWithTag(t.key, t.value));
+    const lists = tags.map((t) => ctx.core.groupsWithTag(t.key, t.value));
     let best = 0;
     for (let i = 1; i < lists.length; i++) if (lists[i]!.length < lists[best]!.length) best = i;
     source = lists[best]!;
     tags = tags.filter((_, i) => i !== best);
   } else {
-    source = ctx.core.store.groupsInOrder();
+    source = ctx.core.groupsInOrder();
   }
   if (tags.length === 0 && [zone, vsw, name, status, rg].every((x) => x === undefined))
     return { source, filter: undefined };

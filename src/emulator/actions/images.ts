@@ -67,7 +67,7 @@ export const imageActions: Record<string, ActionDef> = {
         const vpc = region.securityGroups.find((s) => s.id === sg)?.vpcId ?? region.vpcs[0]!.id;
         vSwitchIds = region.vSwitches.filter((v) => v.vpcId === vpc).map((v) => v.id);
       }
-      const r = await ctx.core.imageCaches.create({
+      const r = await ctx.core.createImageCache({
         name,
         images,
         size: p.int('ImageCacheSize', { min: 20, max: 32768 }) ?? 20,
@@ -117,7 +117,7 @@ export const imageActions: Record<string, ActionDef> = {
       // of them, or any of them; best matches first, as the cloud ranks them.
       const need = full ? new Set(match.map(normalizeImage)).size : (count ?? 1);
       const tags = readTags(p);
-      let caches = [...ctx.core.store.imageCaches.values()].sort((a, b) => a.seq - b.seq);
+      let caches = ctx.core.listImageCaches().sort((a, b) => a.seq - b.seq);
       if (match.length > 0) {
         const scored = caches.map((r) => ({ r, n: matchCount(r.images, match) })).filter((x) => x.n >= need);
         scored.sort((a, b) => b.n - a.n || b.r.createdAt - a.r.createdAt);
@@ -148,7 +148,7 @@ export const imageActions: Record<string, ActionDef> = {
     params: [...COMMON_ACTION_PARAMS, 'ImageCacheId'],
     regionRequired: true,
     async handle(ctx) {
-      await ctx.core.imageCaches.delete(ctx.params.requiredString('ImageCacheId'));
+      await ctx.core.deleteImageCache(ctx.params.requiredString('ImageCacheId'));
       return {};
     },
   },
