@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { interpret, planContainerRun } from '../convention.ts';
 import { selectLines, simulatedLines } from '../logs.ts';
-import { simulatedSample } from '../metrics.ts';
+import { simulatedSample } from './simulated-usage.ts';
 import type { GroupRecord } from '../model.ts';
 import type { ExecHandle, ExecRequest, GroupSample, LogRequest, Runtime } from './types.ts';
 
