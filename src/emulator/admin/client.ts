@@ -93,17 +93,17 @@ export interface EmulatorAdminClientOptions {
 export class EmulatorAdminClient {
   /** Base URL of the admin API, e.g. `http://127.0.0.1:9440/_emulator`. */
   readonly baseUrl: string;
-  private readonly timeoutMs: number;
+  readonly #timeoutMs: number;
 
   /** `baseUrl` may be the emulator's URL or its admin URL. */
   constructor(baseUrl: string, opts: EmulatorAdminClientOptions = {}) {
     const trimmed = baseUrl.replace(/\/+$/, '');
     this.baseUrl = trimmed.endsWith('/_emulator') ? trimmed : `${trimmed}/_emulator`;
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+  async #call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
       // The admin API takes changes as JSON only (its CSRF guard), bodiless ones included.
@@ -134,17 +134,17 @@ export class EmulatorAdminClient {
   }
 
   health(signal?: AbortSignal): Promise<{ ok: boolean; regionId: string }> {
-    return this.call('GET', '/health', undefined, signal);
+    return this.#call('GET', '/health', undefined, signal);
   }
 
   /** Region data, zones with stock and usage, group counts by status, faults, journal statistics. */
   state(signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return this.call('GET', '/state', undefined, signal);
+    return this.#call('GET', '/state', undefined, signal);
   }
 
   /** Deletes every container group and image cache (durably), clears faults, stock overrides, quota buckets and stats. */
   async reset(signal?: AbortSignal): Promise<void> {
-    await this.call('POST', '/reset', undefined, signal);
+    await this.#call('POST', '/reset', undefined, signal);
   }
 
   listContainerGroups(
@@ -156,11 +156,11 @@ export class EmulatorAdminClient {
     if (opts.limit !== undefined) q.set('limit', String(opts.limit));
     if (opts.offset !== undefined) q.set('offset', String(opts.offset));
     const qs = q.toString();
-    return this.call('GET', `/container-groups${qs === '' ? '' : `?${qs}`}`, undefined, signal);
+    return this.#call('GET', `/container-groups${qs === '' ? '' : `?${qs}`}`, undefined, signal);
   }
 
   getContainerGroup(id: string, signal?: AbortSignal): Promise<ContainerGroupRecord> {
-    return this.call('GET', `/container-groups/${encodeURIComponent(id)}`, undefined, signal);
+    return this.#call('GET', `/container-groups/${encodeURIComponent(id)}`, undefined, signal);
   }
 
   /** Forces a group's status (e.g. `Expired` for a reclaimed spot instance, `Failed`, `ScheduleFailed`). */
@@ -170,7 +170,7 @@ export class EmulatorAdminClient {
     reason?: string,
     signal?: AbortSignal,
   ): Promise<ContainerGroupRecord> {
-    return this.call(
+    return this.#call(
       'POST',
       `/container-groups/${encodeURIComponent(id)}/status`,
       { status, reason },
@@ -186,7 +186,7 @@ export class EmulatorAdminClient {
     opts: { reason?: string; message?: string } = {},
     signal?: AbortSignal,
   ): Promise<ContainerGroupRecord> {
-    return this.call(
+    return this.#call(
       'POST',
       `/container-groups/${encodeURIComponent(id)}/containers/${encodeURIComponent(container)}/exit`,
       { exitCode, ...opts },
@@ -201,7 +201,7 @@ export class EmulatorAdminClient {
     opts: { exitCode?: number; reason?: string; message?: string } = {},
     signal?: AbortSignal,
   ): Promise<ContainerGroupRecord> {
-    return this.call(
+    return this.#call(
       'POST',
       `/container-groups/${encodeURIComponent(id)}/containers/${encodeURIComponent(container)}/crash`,
       opts,
@@ -219,7 +219,7 @@ export class EmulatorAdminClient {
     opts: { reason?: string; message?: string } = {},
     signal?: AbortSignal,
   ): Promise<ContainerGroupRecord> {
-    return this.call(
+    return this.#call(
       'POST',
       `/container-groups/${encodeURIComponent(id)}/containers/${encodeURIComponent(container)}/stuck`,
       opts,
@@ -234,7 +234,7 @@ export class EmulatorAdminClient {
     ready: boolean | null,
     signal?: AbortSignal,
   ): Promise<ContainerGroupRecord> {
-    return this.call(
+    return this.#call(
       'POST',
       `/container-groups/${encodeURIComponent(id)}/containers/${encodeURIComponent(container)}/ready`,
       { ready },
@@ -243,11 +243,11 @@ export class EmulatorAdminClient {
   }
 
   listFaults(signal?: AbortSignal): Promise<Fault[]> {
-    return this.call<{ faults: Fault[] }>('GET', '/faults', undefined, signal).then((r) => r.faults);
+    return this.#call<{ faults: Fault[] }>('GET', '/faults', undefined, signal).then((r) => r.faults);
   }
 
   addFault(fault: FaultInput, signal?: AbortSignal): Promise<Fault> {
-    return this.call('POST', '/faults', fault, signal);
+    return this.#call('POST', '/faults', fault, signal);
   }
 
   /** Shorthand: the next `count` calls of `actions` (all, if absent) get Throttling.User. */
@@ -273,24 +273,24 @@ export class EmulatorAdminClient {
   }
 
   async removeFault(id: string, signal?: AbortSignal): Promise<void> {
-    await this.call('DELETE', `/faults/${encodeURIComponent(id)}`, undefined, signal);
+    await this.#call('DELETE', `/faults/${encodeURIComponent(id)}`, undefined, signal);
   }
 
   async clearFaults(signal?: AbortSignal): Promise<void> {
-    await this.call('DELETE', '/faults', undefined, signal);
+    await this.#call('DELETE', '/faults', undefined, signal);
   }
 
   zones(signal?: AbortSignal): Promise<ZoneState[]> {
-    return this.call<{ zones: ZoneState[] }>('GET', '/zones', undefined, signal).then((r) => r.zones);
+    return this.#call<{ zones: ZoneState[] }>('GET', '/zones', undefined, signal).then((r) => r.zones);
   }
 
   /** Sets how many live container groups a zone holds (0 = out of stock, null = unlimited). */
   setZoneStock(zoneId: string, stock: number | null, signal?: AbortSignal): Promise<ZoneState> {
-    return this.call('PUT', `/zones/${encodeURIComponent(zoneId)}/stock`, { stock }, signal);
+    return this.#call('PUT', `/zones/${encodeURIComponent(zoneId)}/stock`, { stock }, signal);
   }
 
   getQuotas(signal?: AbortSignal): Promise<{ enabled: boolean; perMinute: Record<string, number> }> {
-    return this.call('GET', '/quotas', undefined, signal);
+    return this.#call('GET', '/quotas', undefined, signal);
   }
 
   /** Turns quotas on or off and/or changes per-action limits (calls per minute). */
@@ -298,32 +298,32 @@ export class EmulatorAdminClient {
     change: { enabled?: boolean; perMinute?: Record<string, number> },
     signal?: AbortSignal,
   ): Promise<{ enabled: boolean; perMinute: Record<string, number> }> {
-    return this.call('PUT', '/quotas', change, signal);
+    return this.#call('PUT', '/quotas', change, signal);
   }
 
   /** Requests per action since start (or the last reset), by result code (`OK` or the error code). */
   stats(
     signal?: AbortSignal,
   ): Promise<{ actions: Record<string, ActionStats>; journal?: Record<string, number> }> {
-    return this.call('GET', '/stats', undefined, signal);
+    return this.#call('GET', '/stats', undefined, signal);
   }
 
   async resetStats(signal?: AbortSignal): Promise<void> {
-    await this.call('DELETE', '/stats', undefined, signal);
+    await this.#call('DELETE', '/stats', undefined, signal);
   }
 
   getLifecycle(signal?: AbortSignal): Promise<Required<LifecycleSettings>> {
-    return this.call('GET', '/lifecycle', undefined, signal);
+    return this.#call('GET', '/lifecycle', undefined, signal);
   }
 
   /** Changes lifecycle timings at run time (e.g. a slow Pending stage for one test). */
   setLifecycle(change: LifecycleSettings, signal?: AbortSignal): Promise<Required<LifecycleSettings>> {
-    return this.call('PUT', '/lifecycle', change, signal);
+    return this.#call('PUT', '/lifecycle', change, signal);
   }
 
   /** Every image cache the emulator holds. */
   async listImageCaches(signal?: AbortSignal): Promise<ImageCacheState[]> {
-    const r = await this.call<{ imageCaches: ImageCacheState[] }>('GET', '/image-caches', undefined, signal);
+    const r = await this.#call<{ imageCaches: ImageCacheState[] }>('GET', '/image-caches', undefined, signal);
     return r.imageCaches;
   }
 
@@ -332,7 +332,7 @@ export class EmulatorAdminClient {
    * request signatures are still checked against the real clock.
    */
   advanceClock(advanceMs: number, signal?: AbortSignal): Promise<{ offsetMs: number; now: number }> {
-    return this.call('POST', '/clock', { advanceMs }, signal);
+    return this.#call('POST', '/clock', { advanceMs }, signal);
   }
 
   setImageCacheStatus(
@@ -340,7 +340,7 @@ export class EmulatorAdminClient {
     status: 'Preparing' | 'Creating' | 'Ready' | 'Failed' | 'Expired',
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
-    return this.call('POST', `/image-caches/${encodeURIComponent(id)}/status`, { status }, signal);
+    return this.#call('POST', `/image-caches/${encodeURIComponent(id)}/status`, { status }, signal);
   }
 
   /** Polls `getContainerGroup` until `predicate` holds (default timeout 15 s). */

@@ -159,18 +159,18 @@ type Route = {
 };
 
 export class AdminHandler {
-  private readonly core: EmulatorCore;
-  private readonly api: ApiHandler;
-  private readonly logger: Logger;
-  private readonly routes: Route[];
+  readonly #core: EmulatorCore;
+  readonly #api: ApiHandler;
+  readonly #logger: Logger;
+  readonly #routes: Route[];
 
   constructor(core: EmulatorCore, api: ApiHandler, logger: Logger) {
-    this.core = core;
-    this.api = api;
-    this.logger = logger;
+    this.#core = core;
+    this.#api = api;
+    this.#logger = logger;
     const c = core;
     const id = '([^/]+)';
-    this.routes = [
+    this.#routes = [
       { method: 'GET', pattern: /^\/console\/state$/, run: () => consoleSnapshot(c) },
       {
         method: 'GET',
@@ -178,13 +178,13 @@ export class AdminHandler {
         run: async (m) => new TextResponse(await containerLog(c, m[1]!, m[2]!)),
       },
       { method: 'GET', pattern: /^\/health$/, run: () => ({ ok: true, regionId: c.config.region.id }) },
-      { method: 'GET', pattern: /^\/state$/, run: () => this.state() },
+      { method: 'GET', pattern: /^\/state$/, run: () => this.#state() },
       {
         method: 'POST',
         pattern: /^\/reset$/,
         run: async () => {
           await c.reset();
-          this.api.stats.clear();
+          this.#api.stats.clear();
           return { ok: true };
         },
       },
@@ -281,13 +281,13 @@ export class AdminHandler {
       {
         method: 'GET',
         pattern: /^\/stats$/,
-        run: () => ({ actions: Object.fromEntries(this.api.stats), journal: c.journalStats() }),
+        run: () => ({ actions: Object.fromEntries(this.#api.stats), journal: c.journalStats() }),
       },
       {
         method: 'DELETE',
         pattern: /^\/stats$/,
         run: () => {
-          this.api.stats.clear();
+          this.#api.stats.clear();
           return { ok: true };
         },
       },
@@ -333,8 +333,8 @@ export class AdminHandler {
     ];
   }
 
-  private state() {
-    const c = this.core;
+  #state() {
+    const c = this.#core;
     const byStatus: Record<string, number> = {};
     const groups = c.listGroups();
     for (const g of groups) byStatus[g.status] = (byStatus[g.status] ?? 0) + 1;
@@ -378,7 +378,7 @@ export class AdminHandler {
       return;
     }
     if (req.method === 'GET' && path === '/console/stream') {
-      streamSnapshots(req, res, () => consoleSnapshot(this.core));
+      streamSnapshots(req, res, () => consoleSnapshot(this.#core));
       return;
     }
     try {
@@ -394,7 +394,7 @@ export class AdminHandler {
           );
         }
       }
-      const matching = this.routes.filter((r) => r.pattern.test(path));
+      const matching = this.#routes.filter((r) => r.pattern.test(path));
       if (matching.length === 0) throw new AdminError(404, 'NotFound', `no admin route ${path}`);
       const route = matching.find((r) => r.method === req.method);
       if (route === undefined)
@@ -419,7 +419,7 @@ export class AdminHandler {
         if (err instanceof AdminBodyTooLarge && !err.drained) res.setHeader('connection', 'close');
         sendJson(res, status, { error: { code: err.code, message: err.message } });
       } else {
-        this.logger.error({ err, path }, 'emulator admin request failed');
+        this.#logger.error({ err, path }, 'emulator admin request failed');
         sendJson(res, 500, { error: { code: 'InternalError', message: 'admin request failed' } });
       }
     }

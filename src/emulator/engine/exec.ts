@@ -35,16 +35,16 @@ const SESSION_TTL_MS = 10 * 60_000;
 
 /** Sessions handed out by ExecContainerCommand, by unguessable token. */
 export class ExecSessions {
-  private readonly sessions = new Map<string, ExecSession>();
-  private readonly now: () => number;
+  readonly #sessions = new Map<string, ExecSession>();
+  readonly #now: () => number;
 
   constructor(now: () => number) {
-    this.now = now;
+    this.#now = now;
   }
 
   open(groupId: string, container: string, command: string[], tty: boolean, stdin = false): ExecSession {
-    const now = this.now();
-    for (const [k, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(k);
+    const now = this.#now();
+    for (const [k, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(k);
     const s: ExecSession = {
       token: randomBytes(18).toString('base64url'),
       groupId,
@@ -54,24 +54,24 @@ export class ExecSessions {
       stdin,
       expiresAt: now + SESSION_TTL_MS,
     };
-    this.sessions.set(s.token, s);
+    this.#sessions.set(s.token, s);
     return s;
   }
 
   get(token: string): ExecSession | undefined {
-    const s = this.sessions.get(token);
-    return s !== undefined && s.expiresAt > this.now() ? s : undefined;
+    const s = this.#sessions.get(token);
+    return s !== undefined && s.expiresAt > this.#now() ? s : undefined;
   }
 
   /** The session, which cannot be used again. */
   take(token: string): ExecSession | undefined {
     const s = this.get(token);
-    this.sessions.delete(token);
+    this.#sessions.delete(token);
     return s;
   }
 
   clear(): void {
-    this.sessions.clear();
+    this.#sessions.clear();
   }
 }
 
@@ -101,17 +101,17 @@ export function execStatus(exitCode: number, error?: string): Record<string, unk
 
 /** Serves exec sessions over WebSocket; `start` turns a session into a running command. */
 export class ExecServer {
-  private readonly wss: WebSocketServer;
-  private readonly sessions: ExecSessions;
-  private readonly start: (s: ExecSession) => ExecHandle;
-  private readonly logger: Logger;
-  private readonly live = new Set<ExecHandle>();
+  readonly #wss: WebSocketServer;
+  readonly #sessions: ExecSessions;
+  readonly #start: (s: ExecSession) => ExecHandle;
+  readonly #logger: Logger;
+  readonly #live = new Set<ExecHandle>();
 
   constructor(o: { sessions: ExecSessions; start: (s: ExecSession) => ExecHandle; logger: Logger }) {
-    this.sessions = o.sessions;
-    this.start = o.start;
-    this.logger = o.logger;
-    this.wss = new WebSocketServer({
+    this.#sessions = o.sessions;
+    this.#start = o.start;
+    this.#logger = o.logger;
+    this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: 4 * 1024 * 1024,
       handleProtocols: (offered) => EXEC_SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
@@ -122,23 +122,23 @@ export class ExecServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const m = /^\/_emulator\/exec\/([^/?]+)/.exec(req.url ?? '');
     if (m === null) return false;
-    const session = this.sessions.take(m[1]!);
+    const session = this.#sessions.take(m[1]!);
     if (session === undefined) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return true;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, session));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, session));
     return true;
   }
 
   /** Ends every live session (the emulator is stopping). */
   close(): void {
-    for (const h of this.live) h.kill();
-    for (const ws of this.wss.clients) ws.terminate();
-    this.wss.close();
+    for (const h of this.#live) h.kill();
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#wss.close();
   }
 
-  private serve(ws: WebSocket, session: ExecSession): void {
+  #serve(ws: WebSocket, session: ExecSession): void {
     const base64 = ws.protocol === 'base64.channel.k8s.io';
     const v5 = ws.protocol === 'v5.channel.k8s.io';
     const send = (ch: number, data: Buffer, done?: () => void) => {
@@ -153,12 +153,12 @@ export class ExecServer {
     };
     let handle: ExecHandle;
     try {
-      handle = this.start(session);
+      handle = this.#start(session);
     } catch (err) {
       finish(execStatus(1, err instanceof Error ? err.message : String(err)));
       return;
     }
-    this.live.add(handle);
+    this.#live.add(handle);
     // One frame in flight per stream: the command's output waits for a slow client.
     const pump = (stream: Readable, ch: number) =>
       new Promise<void>((resolve) => {
@@ -197,12 +197,12 @@ export class ExecServer {
       }
     });
     ws.on('close', () => handle.kill());
-    ws.on('error', (err) => this.logger.debug({ err }, 'exec websocket error'));
+    ws.on('error', (err) => this.#logger.debug({ err }, 'exec websocket error'));
     Promise.all([pump(handle.stdout, CHANNEL.stdout), pump(handle.stderr, CHANNEL.stderr), handle.exitCode])
       .then(
         ([, , code]) => finish(execStatus(code)),
         (err: unknown) => finish(execStatus(1, err instanceof Error ? err.message : String(err))),
       )
-      .finally(() => this.live.delete(handle));
+      .finally(() => this.#live.delete(handle));
   }
 }

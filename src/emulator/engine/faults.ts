@@ -19,43 +19,43 @@ export interface FaultOutcome {
 }
 
 export class FaultInjector {
-  private readonly faults: Fault[] = [];
-  private nextId = 1;
-  private readonly random: () => number;
+  readonly #faults: Fault[] = [];
+  #nextId = 1;
+  readonly #random: () => number;
 
   constructor(random: () => number = Math.random) {
-    this.random = random;
+    this.#random = random;
   }
 
   add(spec: FaultSpec): Fault {
-    const f: Fault = { ...spec, id: `fault-${this.nextId++}`, hits: 0 };
-    this.faults.push(f);
+    const f: Fault = { ...spec, id: `fault-${this.#nextId++}`, hits: 0 };
+    this.#faults.push(f);
     return f;
   }
 
   remove(id: string): boolean {
-    const i = this.faults.findIndex((f) => f.id === id);
+    const i = this.#faults.findIndex((f) => f.id === id);
     if (i < 0) return false;
-    this.faults.splice(i, 1);
+    this.#faults.splice(i, 1);
     return true;
   }
 
   clear(): void {
-    this.faults.length = 0;
+    this.#faults.length = 0;
   }
 
   list(): readonly Fault[] {
-    return this.faults;
+    return this.#faults;
   }
 
   /** What the faults do to a request for `action`: a delay, an error, both or neither. */
   evaluate(action: string): FaultOutcome {
     let delayMs = 0;
     let error: CloudError | undefined;
-    for (const f of [...this.faults]) {
+    for (const f of [...this.#faults]) {
       if (f.actions !== undefined && !f.actions.includes(action)) continue;
       if (f.kind !== 'latency' && error !== undefined) continue;
-      if (f.probability < 1 && this.random() >= f.probability) continue;
+      if (f.probability < 1 && this.#random() >= f.probability) continue;
       f.hits++;
       if (f.count !== undefined && f.hits >= f.count) this.remove(f.id);
       if (f.kind === 'latency') delayMs += f.latencyMs ?? 0;

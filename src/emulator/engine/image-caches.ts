@@ -79,15 +79,15 @@ export function matchCount(cacheImages: readonly string[], wanted: readonly stri
 }
 
 export class ImageCaches {
-  private readonly d: ImageCacheDeps;
+  readonly #d: ImageCacheDeps;
 
   constructor(deps: ImageCacheDeps) {
-    this.d = deps;
+    this.#d = deps;
   }
 
   /** Creates a cache (or returns the one made with the same ClientToken) once it is durable. */
   async create(input: ImageCacheInput): Promise<ImageCacheRecord> {
-    const { store } = this.d;
+    const { store } = this.#d;
     if (input.clientToken !== undefined) {
       const existing = store.cacheByToken(input.clientToken);
       if (existing !== undefined) {
@@ -95,9 +95,9 @@ export class ImageCaches {
         return existing;
       }
     }
-    const now = this.d.now();
+    const now = this.#d.now();
     // From here to putCache nothing awaits: the stock check and the address claim are one step.
-    const where = this.d.place(input.vSwitchIds);
+    const where = this.#d.place(input.vSwitchIds);
     const r: ImageCacheRecord = {
       id: newId('imc'),
       seq: store.nextSeq(),
@@ -114,7 +114,7 @@ export class ImageCaches {
       zoneId: where.zoneId,
       vSwitchId: where.vSwitchId,
       ip: where.ip,
-      buildMs: this.buildMs(input),
+      buildMs: this.#buildMs(input),
     };
     if (input.retentionDays !== undefined) {
       r.retentionDays = input.retentionDays;
@@ -124,8 +124,8 @@ export class ImageCaches {
     if (input.clientToken !== undefined) r.clientToken = input.clientToken;
     if (input.resourceGroupId !== undefined) r.resourceGroupId = input.resourceGroupId;
     if (input.auto === true) r.auto = true;
-    if (this.d.prepare === undefined) r.prepared = true;
-    this.event(r, 'Normal', 'Preparing', `Preparing the image cache in ${where.zoneId}`, now);
+    if (this.#d.prepare === undefined) r.prepared = true;
+    this.#event(r, 'Normal', 'Preparing', `Preparing the image cache in ${where.zoneId}`, now);
     const p = store.putCache(r);
     this.touch(r.id);
     await p;
@@ -134,13 +134,13 @@ export class ImageCaches {
   }
 
   /** Caches in flight whose images are not built yet (after a restart of the emulator too). */
-  private readonly preparing = new Set<string>();
+  readonly #preparing = new Set<string>();
 
   /** Builds the cache's images with the runtime; Ready waits for it, a failure fails the cache. */
-  private startPreparing(r: ImageCacheRecord): void {
-    const prepare = this.d.prepare;
-    if (prepare === undefined || r.prepared === true || this.preparing.has(r.id)) return;
-    this.preparing.add(r.id);
+  #startPreparing(r: ImageCacheRecord): void {
+    const prepare = this.#d.prepare;
+    if (prepare === undefined || r.prepared === true || this.#preparing.has(r.id)) return;
+    this.#preparing.add(r.id);
     const id = r.id;
     void (async () => {
       let failure: string | undefined;
@@ -152,26 +152,26 @@ export class ImageCaches {
           break;
         }
       }
-      this.preparing.delete(id);
-      const cur = this.d.store.imageCaches.get(id);
+      this.#preparing.delete(id);
+      const cur = this.#d.store.imageCaches.get(id);
       if (cur === undefined || !isBuilding(cur)) return;
       if (failure === undefined) cur.prepared = true;
       else {
-        this.setStatus(cur, 'Failed', this.d.now());
+        this.#setStatus(cur, 'Failed', this.#d.now());
         cur.events[cur.events.length - 1]!.message = `Image cache creation failed: ${failure}`;
       }
-      this.d.persist(this.d.store.putCache(cur));
+      this.#d.persist(this.#d.store.putCache(cur));
       this.touch(id);
     })();
   }
 
   /** Images already held by a Ready cache need no pull when reuse is on; Flash halves the rest. */
-  private buildMs(input: ImageCacheInput): number {
-    const per = this.d.readyMs;
+  #buildMs(input: ImageCacheInput): number {
+    const per = this.#d.readyMs;
     let pulls = new Set(input.images.map(normalizeImage)).size;
     if (input.reuse) {
       const held = new Set<string>();
-      for (const c of this.d.store.imageCaches.values())
+      for (const c of this.#d.store.imageCaches.values())
         if (c.status === 'Ready') for (const i of c.images) held.add(normalizeImage(i));
       pulls = input.images.map(normalizeImage).filter((i) => !held.has(i)).length;
     }
@@ -180,22 +180,22 @@ export class ImageCaches {
   }
 
   get(id: string): ImageCacheRecord {
-    const r = this.d.store.imageCaches.get(id);
+    const r = this.#d.store.imageCaches.get(id);
     if (r === undefined) throw cloudErrors.imageCacheNotFound(id);
     return r;
   }
 
   async delete(id: string): Promise<void> {
     this.get(id);
-    this.d.cancel(id);
-    await this.d.store.deleteCache(id);
+    this.#d.cancel(id);
+    await this.#d.store.deleteCache(id);
   }
 
   /** On demand: forces a status. */
   async drive(id: string, status: ImageCacheStatus): Promise<ImageCacheRecord> {
     const r = this.get(id);
-    this.setStatus(r, status, this.d.now());
-    await this.d.store.putCache(r);
+    this.#setStatus(r, status, this.#d.now());
+    await this.#d.store.putCache(r);
     this.touch(id);
     return r;
   }
@@ -206,7 +206,7 @@ export class ImageCaches {
    */
   bestMatch(images: readonly string[], minCount = 1): ImageCacheRecord | undefined {
     let best: { r: ImageCacheRecord; n: number } | undefined;
-    for (const r of this.d.store.imageCaches.values()) {
+    for (const r of this.#d.store.imageCaches.values()) {
       if (r.status !== 'Ready') continue;
       const n = matchCount(r.images, images);
       if (n < Math.max(1, minCount)) continue;
@@ -219,18 +219,12 @@ export class ImageCaches {
   /** A cache being built that will hold all of `images` (so a miss does not start a second one). */
   building(images: readonly string[]): ImageCacheRecord | undefined {
     const want = new Set(images.map(normalizeImage)).size;
-    for (const r of this.d.store.imageCaches.values())
+    for (const r of this.#d.store.imageCaches.values())
       if (isBuilding(r) && matchCount(r.images, images) === want) return r;
     return undefined;
   }
 
-  private event(
-    r: ImageCacheRecord,
-    type: GroupEvent['type'],
-    reason: string,
-    message: string,
-    at: number,
-  ): void {
+  #event(r: ImageCacheRecord, type: GroupEvent['type'], reason: string, message: string, at: number): void {
     r.events.push({
       name: `${r.name}.${(r.events.length + 1).toString(16).padStart(16, '0')}`,
       type,
@@ -240,15 +234,15 @@ export class ImageCaches {
       first: at,
       last: at,
     });
-    if (r.events.length > this.d.maxEvents) r.events.splice(0, r.events.length - this.d.maxEvents);
+    if (r.events.length > this.#d.maxEvents) r.events.splice(0, r.events.length - this.#d.maxEvents);
   }
 
-  private releaseBuilder(r: ImageCacheRecord): void {
+  #releaseBuilder(r: ImageCacheRecord): void {
     delete r.ip;
     delete r.vSwitchId;
   }
 
-  private setStatus(r: ImageCacheRecord, status: ImageCacheStatus, at: number): void {
+  #setStatus(r: ImageCacheRecord, status: ImageCacheStatus, at: number): void {
     if (r.status === status) return;
     r.status = status;
     r.statusSince = at;
@@ -257,52 +251,52 @@ export class ImageCaches {
         r.progress = '0%';
         break;
       case 'Creating':
-        this.event(r, 'Normal', 'Pulling', `Pulling images ${r.images.join(', ')}`, at);
+        this.#event(r, 'Normal', 'Pulling', `Pulling images ${r.images.join(', ')}`, at);
         break;
       case 'Ready':
         r.progress = '100%';
         r.snapshotId ??= newId('s');
-        this.releaseBuilder(r);
-        this.event(r, 'Normal', 'Created', `Image cache ${r.id} created (snapshot ${r.snapshotId})`, at);
+        this.#releaseBuilder(r);
+        this.#event(r, 'Normal', 'Created', `Image cache ${r.id} created (snapshot ${r.snapshotId})`, at);
         break;
       case 'Failed':
-        this.releaseBuilder(r);
+        this.#releaseBuilder(r);
         r.expireAt = at + FAILED_TTL_MS;
-        this.event(r, 'Warning', 'Failed', 'Image cache creation failed', at);
+        this.#event(r, 'Warning', 'Failed', 'Image cache creation failed', at);
         break;
       case 'Expired':
-        this.releaseBuilder(r);
-        this.event(r, 'Warning', 'Expired', `Image cache ${r.id} expired and was cleaned up`, at);
+        this.#releaseBuilder(r);
+        this.#event(r, 'Warning', 'Expired', `Image cache ${r.id} expired and was cleaned up`, at);
         break;
       case 'Deleting':
-        this.releaseBuilder(r);
+        this.#releaseBuilder(r);
         break;
     }
   }
 
   /** Moves a cache forward to now (every due step at the time it fell due) and schedules the next. */
   touch(id: string): void {
-    const r = this.d.store.imageCaches.get(id);
+    const r = this.#d.store.imageCaches.get(id);
     if (r === undefined) return;
-    const now = this.d.now();
-    const build = r.buildMs ?? this.d.readyMs;
+    const now = this.#d.now();
+    const build = r.buildMs ?? this.#d.readyMs;
     const startPull = r.createdAt + Math.round(build * PREPARE_SHARE);
     const ready = r.createdAt + build;
     let changed = false;
     let next: number | undefined;
     if (r.status === 'Preparing') {
       if (now >= startPull) {
-        this.setStatus(r, 'Creating', startPull);
+        this.#setStatus(r, 'Creating', startPull);
         changed = true;
       } else next = startPull;
     }
-    if (isBuilding(r)) this.startPreparing(r);
-    const built = r.prepared === true || this.d.prepare === undefined;
+    if (isBuilding(r)) this.#startPreparing(r);
+    const built = r.prepared === true || this.#d.prepare === undefined;
     if (r.status === 'Creating') {
       // The build takes its time, and (with a runtime that builds images) until they are built; the
       // end of that build touches the cache again.
       if (now >= ready && built) {
-        this.setStatus(r, 'Ready', this.d.prepare === undefined ? ready : now);
+        this.#setStatus(r, 'Ready', this.#d.prepare === undefined ? ready : now);
         changed = true;
       } else if (now >= ready) {
         if (r.progress !== '90%') {
@@ -323,21 +317,21 @@ export class ImageCaches {
     }
     if (r.expireAt !== undefined && r.status !== 'Expired' && r.status !== 'Deleting') {
       if (now >= r.expireAt) {
-        this.setStatus(r, 'Expired', r.expireAt);
+        this.#setStatus(r, 'Expired', r.expireAt);
         changed = true;
       } else next = next === undefined ? r.expireAt : Math.min(next, r.expireAt);
     }
     if (r.status === 'Expired') {
       const forget = r.statusSince + EXPIRED_KEEP_MS;
       if (now >= forget) {
-        this.d.cancel(id);
-        this.d.persist(this.d.store.deleteCache(id));
+        this.#d.cancel(id);
+        this.#d.persist(this.#d.store.deleteCache(id));
         return;
       }
       next = forget;
     }
-    if (changed) this.d.persist(this.d.store.putCache(r));
-    if (next === undefined) this.d.cancel(id);
-    else this.d.schedule(id, next);
+    if (changed) this.#d.persist(this.#d.store.putCache(r));
+    if (next === undefined) this.#d.cancel(id);
+    else this.#d.schedule(id, next);
   }
 }

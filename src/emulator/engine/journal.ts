@@ -285,19 +285,19 @@ export class FileJournal implements Journal {
   readonly stats: JournalStats = { records: 0, syncs: 0, bytes: 0, compactions: 0 };
   /** What loading found and did. */
   report: LoadReport = { base: undefined, quarantined: [], lostLines: 0 };
-  private readonly opts: FileJournalOptions;
-  private fh: FileHandle | undefined;
-  private gen = 0;
-  private seq = 0;
-  private journalBytes = 0;
-  private queue: Pending[] = [];
-  private flushing: Promise<void> | undefined;
-  private compacting: Promise<void> | undefined;
-  private broken: unknown;
-  private closed = false;
+  readonly #opts: FileJournalOptions;
+  #fh: FileHandle | undefined;
+  #gen = 0;
+  #seq = 0;
+  #journalBytes = 0;
+  #queue: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+  #compacting: Promise<void> | undefined;
+  #broken: unknown;
+  #closed = false;
 
   private constructor(opts: FileJournalOptions) {
-    this.opts = opts;
+    this.#opts = opts;
   }
 
   /**
@@ -308,7 +308,7 @@ export class FileJournal implements Journal {
   static async open(opts: FileJournalOptions, apply: (rec: JournalRecord) => void): Promise<FileJournal> {
     const j = new FileJournal(opts);
     await mkdir(opts.dir, { recursive: true, mode: DIR_MODE });
-    await j.tighten(opts.dir, DIR_MODE);
+    await j.#tighten(opts.dir, DIR_MODE);
     const files = await readdir(opts.dir);
     for (const f of files) if (f.endsWith('.tmp')) await rm(join(opts.dir, f), { force: true });
     const gens = (re: RegExp) =>
@@ -320,45 +320,45 @@ export class FileJournal implements Journal {
     const snapshots = gens(/^snapshot\.(\d+)\.jsonl$/);
     const journals = gens(/^journal\.(\d+)\.log$/);
     for (const f of files)
-      if (/^(snapshot|journal)\.\d+\./.test(f)) await j.tighten(join(opts.dir, f), FILE_MODE);
+      if (/^(snapshot|journal)\.\d+\./.test(f)) await j.#tighten(join(opts.dir, f), FILE_MODE);
 
-    const loaded = await j.load(snapshots, journals);
+    const loaded = await j.#load(snapshots, journals);
     for (const rec of loaded) apply(rec);
-    j.gen = Math.max(0, ...snapshots, ...journals) + 1;
-    await j.writeSnapshot(j.gen);
-    await j.openJournal(j.gen);
-    await j.removeGenerationsBefore(j.gen - 1);
+    j.#gen = Math.max(0, ...snapshots, ...journals) + 1;
+    await j.#writeSnapshot(j.#gen);
+    await j.#openJournal(j.#gen);
+    await j.#removeGenerationsBefore(j.#gen - 1);
     return j;
   }
 
   /** Narrows permissions of what we own; a directory shared on purpose keeps its mode, with a warning. */
-  private async tighten(path: string, mode: number): Promise<void> {
+  async #tighten(path: string, mode: number): Promise<void> {
     const st = await stat(path);
     if ((st.mode & 0o777) === mode) return;
     try {
       await chmod(path, mode);
     } catch (err) {
-      this.opts.logger.warn(
+      this.#opts.logger.warn(
         { path, err },
         'emulator state: cannot restrict permissions; it holds secret values',
       );
     }
   }
 
-  private corrupt(file: string, d: Damage, detail: string): ProductError {
+  #corrupt(file: string, d: Damage, detail: string): ProductError {
     return new ProductError(
       ErrorCodes.STATE_CORRUPT,
-      `emulator state in ${this.opts.dir} is damaged: ${file} line ${d.line} (byte ${d.offset}): ${d.why}; ${detail}. ` +
+      `emulator state in ${this.#opts.dir} is damaged: ${file} line ${d.line} (byte ${d.offset}): ${d.why}; ${detail}. ` +
         'Refusing to start so that no acknowledged change is silently lost. To start from what can be read, ' +
-        `keeping the damaged files under ${join(this.opts.dir, QUARANTINE)}: eci-virtual-node emulator ` +
-        `--state-dir ${this.opts.dir} --recover-state`,
+        `keeping the damaged files under ${join(this.#opts.dir, QUARANTINE)}: eci-virtual-node emulator ` +
+        `--state-dir ${this.#opts.dir} --recover-state`,
     );
   }
 
   /** The records to replay, in order; decides on damage as the class comment says. */
-  private async load(snapshots: number[], journals: number[]): Promise<JournalRecord[]> {
-    const { dir, logger } = this.opts;
-    const salvage = this.opts.recovery === 'salvage';
+  async #load(snapshots: number[], journals: number[]): Promise<JournalRecord[]> {
+    const { dir, logger } = this.#opts;
+    const salvage = this.#opts.recovery === 'salvage';
     const quarantine: string[] = [];
     // The newest snapshot that is complete and undamaged is the base; a damaged one is set aside and
     // the previous generation (snapshot g-1 + journal g-1) stands in for it.
@@ -388,7 +388,7 @@ export class FileJournal implements Journal {
         // The newest generation may lack a journal if a crash came between its snapshot and journal.
         if (g === newest && snapshots.includes(g)) continue;
         const d: Damage = { line: 0, offset: 0, why: 'the file is missing' };
-        if (!salvage) throw this.corrupt(`journal.${g}.log`, d, 'the changes it held are gone');
+        if (!salvage) throw this.#corrupt(`journal.${g}.log`, d, 'the changes it held are gone');
         logger.error(
           { file: `journal.${g}.log` },
           'emulator state: a journal is missing; salvaging the rest',
@@ -398,7 +398,7 @@ export class FileJournal implements Journal {
     if (base === undefined && quarantine.length > 0 && !salvage) {
       // Snapshots existed and none is intact: the state before the oldest journal is gone.
       const d: Damage = { line: 0, offset: 0, why: 'no intact snapshot to start from' };
-      throw this.corrupt(quarantine[0]!, d, 'the state before the oldest journal is unreadable');
+      throw this.#corrupt(quarantine[0]!, d, 'the state before the oldest journal is unreadable');
     }
     let lost = 0;
     for (const [i, g] of chain.entries()) {
@@ -407,7 +407,7 @@ export class FileJournal implements Journal {
       records.push(...s.records);
       if (s.damage !== undefined) {
         if (!salvage) {
-          throw this.corrupt(
+          throw this.#corrupt(
             file,
             s.damage,
             `${s.lostLines} line(s) cannot be read and intact records follow`,
@@ -430,43 +430,43 @@ export class FileJournal implements Journal {
             offset: s.goodBytes,
             why: 'torn last line in a journal that is not the newest',
           };
-          if (!salvage) throw this.corrupt(file, d, 'a later generation was written after it');
+          if (!salvage) throw this.#corrupt(file, d, 'a later generation was written after it');
           quarantine.push(file);
         }
       }
     }
-    this.report = { base, quarantined: await this.quarantine(quarantine), lostLines: lost };
+    this.report = { base, quarantined: await this.#quarantine(quarantine), lostLines: lost };
     return records;
   }
 
   /** Moves damaged files into quarantine/<time>/, never deleting them. */
-  private async quarantine(files: string[]): Promise<string[]> {
+  async #quarantine(files: string[]): Promise<string[]> {
     if (files.length === 0) return [];
     const dir = join(QUARANTINE, new Date().toISOString().replace(/[:.]/g, '-'));
-    await mkdir(join(this.opts.dir, dir), { recursive: true, mode: DIR_MODE });
-    await this.tighten(join(this.opts.dir, QUARANTINE), DIR_MODE);
+    await mkdir(join(this.#opts.dir, dir), { recursive: true, mode: DIR_MODE });
+    await this.#tighten(join(this.#opts.dir, QUARANTINE), DIR_MODE);
     const moved: string[] = [];
     for (const f of files) {
-      await rename(join(this.opts.dir, f), join(this.opts.dir, dir, f));
+      await rename(join(this.#opts.dir, f), join(this.#opts.dir, dir, f));
       moved.push(join(dir, f));
     }
-    await fsyncDir(this.opts.dir);
-    this.opts.logger.warn({ files: moved }, 'emulator state: damaged files kept in quarantine');
+    await fsyncDir(this.#opts.dir);
+    this.#opts.logger.warn({ files: moved }, 'emulator state: damaged files kept in quarantine');
     return moved;
   }
 
-  private async openJournal(gen: number): Promise<void> {
-    this.fh = await open(join(this.opts.dir, `journal.${gen}.log`), 'a', FILE_MODE);
+  async #openJournal(gen: number): Promise<void> {
+    this.#fh = await open(join(this.#opts.dir, `journal.${gen}.log`), 'a', FILE_MODE);
     const header = encodeLine(0, { t: 'hdr', v: 2, kind: 'journal', gen });
-    await this.fh.write(header);
-    await this.fh.datasync();
-    this.seq = 1;
-    this.journalBytes = header.length;
-    await fsyncDir(this.opts.dir);
+    await this.#fh.write(header);
+    await this.#fh.datasync();
+    this.#seq = 1;
+    this.#journalBytes = header.length;
+    await fsyncDir(this.#opts.dir);
   }
 
-  private async writeSnapshot(gen: number): Promise<void> {
-    const final = join(this.opts.dir, `snapshot.${gen}.jsonl`);
+  async #writeSnapshot(gen: number): Promise<void> {
+    const final = join(this.#opts.dir, `snapshot.${gen}.jsonl`);
     const tmp = `${final}.tmp`;
     const fh = await open(tmp, 'w', FILE_MODE);
     try {
@@ -480,7 +480,7 @@ export class FileJournal implements Journal {
         size = 0;
         await yieldToLoop();
       };
-      for (const rec of this.opts.source()) {
+      for (const rec of this.#opts.source()) {
         n++;
         const line = encodeLine(n, rec);
         buf.push(line);
@@ -494,32 +494,32 @@ export class FileJournal implements Journal {
       await fh.close();
     }
     await rename(tmp, final);
-    await fsyncDir(this.opts.dir);
+    await fsyncDir(this.#opts.dir);
   }
 
-  private async removeGenerationsBefore(gen: number): Promise<void> {
-    for (const f of await readdir(this.opts.dir)) {
+  async #removeGenerationsBefore(gen: number): Promise<void> {
+    for (const f of await readdir(this.#opts.dir)) {
       const m = /^(?:snapshot|journal)\.(\d+)\.(?:jsonl|log)$/.exec(f);
-      if (m !== null && Number(m[1]) < gen) await rm(join(this.opts.dir, f), { force: true });
+      if (m !== null && Number(m[1]) < gen) await rm(join(this.#opts.dir, f), { force: true });
     }
   }
 
   append(rec: JournalRecord): Promise<void> {
-    if (this.broken !== undefined) return Promise.reject(this.broken);
-    if (this.closed) return Promise.reject(new Error('emulator journal is closed'));
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
+    if (this.#closed) return Promise.reject(new Error('emulator journal is closed'));
     return new Promise<void>((resolve, reject) => {
       // Numbered when written, so lines stay in sequence across a rotation.
-      this.queue.push({ line: JSON.stringify(rec), resolve, reject });
-      this.flushing ??= this.flushLoop();
+      this.#queue.push({ line: JSON.stringify(rec), resolve, reject });
+      this.#flushing ??= this.#flushLoop();
     });
   }
 
-  private async flushLoop(): Promise<void> {
+  async #flushLoop(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        const first = this.seq;
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        const first = this.#seq;
         const data = Buffer.from(
           batch
             .map((p, i) => {
@@ -529,61 +529,62 @@ export class FileJournal implements Journal {
             .join(''),
         );
         try {
-          const fh = this.fh;
+          const fh = this.#fh;
           if (fh === undefined) throw new Error('emulator journal is not open');
           let off = 0;
           while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
-          if (this.opts.fsync) await fh.datasync();
-          this.seq = first + batch.length;
+          if (this.#opts.fsync) await fh.datasync();
+          this.#seq = first + batch.length;
           this.stats.syncs++;
           this.stats.records += batch.length;
           this.stats.bytes += data.length;
-          this.journalBytes += data.length;
+          this.#journalBytes += data.length;
           for (const p of batch) p.resolve();
         } catch (err) {
-          this.broken = err;
-          this.opts.logger.error({ err }, 'emulator journal write failed; further writes are refused');
-          for (const p of [...batch, ...this.queue.splice(0)]) p.reject(err);
+          this.#broken = err;
+          this.#opts.logger.error({ err }, 'emulator journal write failed; further writes are refused');
+          for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(err);
           return;
         }
-        if (this.journalBytes > this.opts.compactBytes && this.compacting === undefined) await this.rotate();
+        if (this.#journalBytes > this.#opts.compactBytes && this.#compacting === undefined)
+          await this.#rotate();
       }
     } finally {
-      this.flushing = undefined;
+      this.#flushing = undefined;
     }
   }
 
   /** Starts generation gen+1 and writes its snapshot in the background. */
-  private async rotate(): Promise<void> {
-    const next = this.gen + 1;
-    const old = this.fh;
-    await this.openJournal(next);
-    this.gen = next;
+  async #rotate(): Promise<void> {
+    const next = this.#gen + 1;
+    const old = this.#fh;
+    await this.#openJournal(next);
+    this.#gen = next;
     await old?.close();
-    this.compacting = (async () => {
+    this.#compacting = (async () => {
       try {
-        await this.writeSnapshot(next);
+        await this.#writeSnapshot(next);
         // Generation next-1 stays as the one a damaged snapshot `next` would be rebuilt from.
-        await this.removeGenerationsBefore(next - 1);
+        await this.#removeGenerationsBefore(next - 1);
         this.stats.compactions++;
       } catch (err) {
-        this.opts.logger.error(
+        this.#opts.logger.error(
           { err },
           'emulator snapshot failed; the journal keeps growing until the next try',
         );
       } finally {
-        this.compacting = undefined;
+        this.#compacting = undefined;
       }
     })();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    while (this.flushing !== undefined || this.compacting !== undefined) {
-      await this.flushing;
-      await this.compacting;
+    this.#closed = true;
+    while (this.#flushing !== undefined || this.#compacting !== undefined) {
+      await this.#flushing;
+      await this.#compacting;
     }
-    await this.fh?.close();
-    this.fh = undefined;
+    await this.#fh?.close();
+    this.#fh = undefined;
   }
 }

@@ -4,30 +4,30 @@
  * quota per minute, which is how the cloud's per-minute API limits behave for a client.
  */
 export class QuotaLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
   enabled: boolean;
-  private limitFor: (action: string) => number | undefined;
+  #limitFor: (action: string) => number | undefined;
 
   constructor(enabled: boolean, limitFor: (action: string) => number | undefined) {
     this.enabled = enabled;
-    this.limitFor = limitFor;
+    this.#limitFor = limitFor;
   }
 
   setLimits(limitFor: (action: string) => number | undefined): void {
-    this.limitFor = limitFor;
-    this.buckets.clear();
+    this.#limitFor = limitFor;
+    this.#buckets.clear();
   }
 
   /** Takes one call from the bucket; false when the quota is used up. */
   take(accessKeyId: string, action: string, now: number): boolean {
     if (!this.enabled) return true;
-    const perMinute = this.limitFor(action);
+    const perMinute = this.#limitFor(action);
     if (perMinute === undefined) return true;
     const key = `${accessKeyId}\n${action}`;
-    let b = this.buckets.get(key);
+    let b = this.#buckets.get(key);
     if (b === undefined) {
       b = { tokens: perMinute, at: now };
-      this.buckets.set(key, b);
+      this.#buckets.set(key, b);
     }
     b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) * perMinute) / 60_000);
     b.at = now;
@@ -37,6 +37,6 @@ export class QuotaLimiter {
   }
 
   reset(): void {
-    this.buckets.clear();
+    this.#buckets.clear();
   }
 }

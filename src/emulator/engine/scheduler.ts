@@ -4,72 +4,72 @@
  * Cheap with 10,000+ keys, where a timer per record would not be.
  */
 export class Scheduler {
-  private readonly heap: { at: number; key: string; version: number }[] = [];
-  private readonly versions = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private armedAt = Infinity;
-  private stopped = false;
-  private readonly now: () => number;
-  private readonly onDue: (key: string) => void;
+  readonly #heap: { at: number; key: string; version: number }[] = [];
+  readonly #versions = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #armedAt = Infinity;
+  #stopped = false;
+  readonly #now: () => number;
+  readonly #onDue: (key: string) => void;
 
   constructor(now: () => number, onDue: (key: string) => void) {
-    this.now = now;
-    this.onDue = onDue;
+    this.#now = now;
+    this.#onDue = onDue;
   }
 
   /** Calls `onDue(key)` at `at` (or soon, if in the past), replacing an earlier schedule of `key`. */
   schedule(key: string, at: number): void {
-    if (this.stopped) return;
-    const version = (this.versions.get(key) ?? 0) + 1;
-    this.versions.set(key, version);
-    this.push({ at, key, version });
-    if (at < this.armedAt) this.arm();
+    if (this.#stopped) return;
+    const version = (this.#versions.get(key) ?? 0) + 1;
+    this.#versions.set(key, version);
+    this.#push({ at, key, version });
+    if (at < this.#armedAt) this.#arm();
   }
 
   cancel(key: string): void {
-    this.versions.delete(key);
+    this.#versions.delete(key);
   }
 
   get size(): number {
-    return this.versions.size;
+    return this.#versions.size;
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  private arm(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedAt = Infinity;
-    const top = this.heap[0];
-    if (top === undefined || this.stopped) return;
-    const delay = Math.min(Math.max(0, top.at - this.now()), 2 ** 31 - 1);
-    this.armedAt = top.at;
-    this.timer = setTimeout(() => this.fire(), delay);
-    this.timer.unref();
+  #arm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+    const top = this.#heap[0];
+    if (top === undefined || this.#stopped) return;
+    const delay = Math.min(Math.max(0, top.at - this.#now()), 2 ** 31 - 1);
+    this.#armedAt = top.at;
+    this.#timer = setTimeout(() => this.#fire(), delay);
+    this.#timer.unref();
   }
 
-  private fire(): void {
-    this.timer = undefined;
-    this.armedAt = Infinity;
-    const now = this.now();
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+    const now = this.#now();
     const due: string[] = [];
-    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
-      const e = this.pop()!;
-      if (this.versions.get(e.key) === e.version) {
-        this.versions.delete(e.key);
+    while (this.#heap.length > 0 && this.#heap[0]!.at <= now) {
+      const e = this.#pop()!;
+      if (this.#versions.get(e.key) === e.version) {
+        this.#versions.delete(e.key);
         due.push(e.key);
       }
     }
-    for (const key of due) this.onDue(key);
-    this.arm();
+    for (const key of due) this.#onDue(key);
+    this.#arm();
   }
 
-  private push(e: { at: number; key: string; version: number }): void {
-    const h = this.heap;
+  #push(e: { at: number; key: string; version: number }): void {
+    const h = this.#heap;
     h.push(e);
     let i = h.length - 1;
     while (i > 0) {
@@ -80,8 +80,8 @@ export class Scheduler {
     }
   }
 
-  private pop(): { at: number; key: string; version: number } | undefined {
-    const h = this.heap;
+  #pop(): { at: number; key: string; version: number } | undefined {
+    const h = this.#heap;
     const top = h[0];
     const last = h.pop();
     if (h.length > 0 && last !== undefined) {

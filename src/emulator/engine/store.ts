@@ -13,21 +13,21 @@ export class Store {
   readonly imageCaches = new Map<string, ImageCacheRecord>();
   /** vSwitch id → its address pool. */
   readonly pools = new Map<string, IpPool>();
-  private readonly groupTokens = new Map<string, string>();
-  private readonly cacheTokens = new Map<string, string>();
+  readonly #groupTokens = new Map<string, string>();
+  readonly #cacheTokens = new Map<string, string>();
   /** Addresses held by building image caches, by cache id. */
-  private readonly cacheIps = new Map<string, { ip: string; vSwitchId: string }>();
+  readonly #cacheIps = new Map<string, { ip: string; vSwitchId: string }>();
   /** Live groups in creation order, for paging (kept exact: lists scan it on every request). */
-  private ordered = new SeqList();
+  #ordered = new SeqList();
   /**
    * Groups by tag (`key\0value`) and by tag key (`key\u0001`), each in creation order: a list filtered
    * by tag starts from the smallest of these instead of touching every record.
    */
-  private readonly byTag = new Map<string, SeqList>();
+  readonly #byTag = new Map<string, SeqList>();
   /** The tags each group is indexed under (compared by reference to notice a re-tag). */
-  private readonly indexedTags = new Map<string, readonly Tag[]>();
-  private seq = 0;
-  private readonly durable = new Map<string, Promise<void>>();
+  readonly #indexedTags = new Map<string, readonly Tag[]>();
+  #seq = 0;
+  readonly #durable = new Map<string, Promise<void>>();
   journal: Journal | undefined;
 
   constructor(region: RegionConfig) {
@@ -35,39 +35,39 @@ export class Store {
   }
 
   nextSeq(): number {
-    return ++this.seq;
+    return ++this.#seq;
   }
 
   /** Applies a journaled record while loading (no journaling, no durability tracking). */
   replay(rec: JournalRecord): void {
     switch (rec.t) {
       case 'group':
-        this.upsertGroup(rec.g);
+        this.#upsertGroup(rec.g);
         break;
       case 'del':
-        this.removeGroup(rec.id);
+        this.#removeGroup(rec.id);
         break;
       case 'imc':
-        this.upsertCache(rec.r);
+        this.#upsertCache(rec.r);
         break;
       case 'imc-del':
-        this.removeCache(rec.id);
+        this.#removeCache(rec.id);
         break;
       case 'reset':
-        this.clear();
+        this.#clear();
         break;
     }
   }
 
   /** Called once loading is over: creation order is rebuilt from the records. */
   finishReplay(): void {
-    this.ordered = new SeqList([...this.groups.values()].sort((a, b) => a.seq - b.seq));
-    this.byTag.clear();
-    this.indexedTags.clear();
-    for (const g of this.ordered.items) this.indexTags(g);
+    this.#ordered = new SeqList([...this.groups.values()].sort((a, b) => a.seq - b.seq));
+    this.#byTag.clear();
+    this.#indexedTags.clear();
+    for (const g of this.#ordered.items) this.#indexTags(g);
   }
 
-  private tagKeys(tags: readonly Tag[]): Set<string> {
+  #tagKeys(tags: readonly Tag[]): Set<string> {
     const keys = new Set<string>();
     for (const t of tags) {
       keys.add(`${t.key}\u0000${t.value}`);
@@ -76,28 +76,28 @@ export class Store {
     return keys;
   }
 
-  private indexTags(g: GroupRecord): void {
-    for (const k of this.tagKeys(g.tags)) {
-      let list = this.byTag.get(k);
+  #indexTags(g: GroupRecord): void {
+    for (const k of this.#tagKeys(g.tags)) {
+      let list = this.#byTag.get(k);
       if (list === undefined) {
         list = new SeqList();
-        this.byTag.set(k, list);
+        this.#byTag.set(k, list);
       }
       list.insert(g);
     }
-    this.indexedTags.set(g.id, g.tags);
+    this.#indexedTags.set(g.id, g.tags);
   }
 
-  private unindexTags(g: GroupRecord): void {
-    const tags = this.indexedTags.get(g.id);
+  #unindexTags(g: GroupRecord): void {
+    const tags = this.#indexedTags.get(g.id);
     if (tags === undefined) return;
-    for (const k of this.tagKeys(tags)) {
-      const list = this.byTag.get(k);
+    for (const k of this.#tagKeys(tags)) {
+      const list = this.#byTag.get(k);
       if (list === undefined) continue;
       list.remove(g);
-      if (list.items.length === 0) this.byTag.delete(k);
+      if (list.items.length === 0) this.#byTag.delete(k);
     }
-    this.indexedTags.delete(g.id);
+    this.#indexedTags.delete(g.id);
   }
 
   /** The state as journal records (for snapshots). */
@@ -106,11 +106,11 @@ export class Store {
     for (const r of this.imageCaches.values()) yield { t: 'imc', r };
   }
 
-  private write(key: string, rec: JournalRecord): Promise<void> {
+  #write(key: string, rec: JournalRecord): Promise<void> {
     const p = this.journal === undefined ? Promise.resolve() : this.journal.append(rec);
-    this.durable.set(key, p);
+    this.#durable.set(key, p);
     const forget = () => {
-      if (this.durable.get(key) === p) this.durable.delete(key);
+      if (this.#durable.get(key) === p) this.#durable.delete(key);
     };
     p.then(forget, forget);
     return p;
@@ -118,126 +118,126 @@ export class Store {
 
   /** Resolves when the last journaled change of `id` is durable. */
   whenDurable(id: string): Promise<void> {
-    return this.durable.get(id) ?? Promise.resolve();
+    return this.#durable.get(id) ?? Promise.resolve();
   }
 
-  private upsertGroup(g: GroupRecord): void {
+  #upsertGroup(g: GroupRecord): void {
     const old = this.groups.get(g.id);
     if (old === undefined) {
-      this.ordered.insert(g);
+      this.#ordered.insert(g);
       if (g.ip !== '') this.pools.get(g.vSwitchId)?.claim(g.ip);
-      this.indexTags(g);
+      this.#indexTags(g);
     } else {
       if (old !== g) {
-        this.ordered.remove(old);
-        this.ordered.insert(g);
+        this.#ordered.remove(old);
+        this.#ordered.insert(g);
         if (old.ip !== g.ip) {
           this.pools.get(old.vSwitchId)?.release(old.ip);
           this.pools.get(g.vSwitchId)?.claim(g.ip);
         }
       }
-      if (old !== g || this.indexedTags.get(g.id) !== g.tags) {
-        this.unindexTags(old);
-        this.indexTags(g);
+      if (old !== g || this.#indexedTags.get(g.id) !== g.tags) {
+        this.#unindexTags(old);
+        this.#indexTags(g);
       }
     }
-    if (g.clientToken !== undefined) this.groupTokens.set(g.clientToken, g.id);
+    if (g.clientToken !== undefined) this.#groupTokens.set(g.clientToken, g.id);
     this.groups.set(g.id, g);
-    if (g.seq > this.seq) this.seq = g.seq;
+    if (g.seq > this.#seq) this.#seq = g.seq;
   }
 
-  private removeGroup(id: string): void {
+  #removeGroup(id: string): void {
     const g = this.groups.get(id);
     if (g === undefined) return;
     this.groups.delete(id);
     this.pools.get(g.vSwitchId)?.release(g.ip);
-    if (g.clientToken !== undefined && this.groupTokens.get(g.clientToken) === id)
-      this.groupTokens.delete(g.clientToken);
-    this.ordered.remove(g);
-    this.unindexTags(g);
+    if (g.clientToken !== undefined && this.#groupTokens.get(g.clientToken) === id)
+      this.#groupTokens.delete(g.clientToken);
+    this.#ordered.remove(g);
+    this.#unindexTags(g);
   }
 
-  private upsertCache(r: ImageCacheRecord): void {
+  #upsertCache(r: ImageCacheRecord): void {
     // A building cache's intermediate instance holds an address; the record is replaced as a whole, so
     // compare with what was claimed for it before (the previous record, or the ledger after a replay).
-    const claimed = this.cacheIps.get(r.id);
+    const claimed = this.#cacheIps.get(r.id);
     if (claimed !== undefined && (claimed.ip !== r.ip || claimed.vSwitchId !== r.vSwitchId)) {
       this.pools.get(claimed.vSwitchId)?.release(claimed.ip);
-      this.cacheIps.delete(r.id);
+      this.#cacheIps.delete(r.id);
     }
-    if (r.ip !== undefined && r.vSwitchId !== undefined && !this.cacheIps.has(r.id)) {
+    if (r.ip !== undefined && r.vSwitchId !== undefined && !this.#cacheIps.has(r.id)) {
       this.pools.get(r.vSwitchId)?.claim(r.ip);
-      this.cacheIps.set(r.id, { ip: r.ip, vSwitchId: r.vSwitchId });
+      this.#cacheIps.set(r.id, { ip: r.ip, vSwitchId: r.vSwitchId });
     }
     this.imageCaches.set(r.id, r);
-    if (r.clientToken !== undefined) this.cacheTokens.set(r.clientToken, r.id);
-    if (r.seq > this.seq) this.seq = r.seq;
+    if (r.clientToken !== undefined) this.#cacheTokens.set(r.clientToken, r.id);
+    if (r.seq > this.#seq) this.#seq = r.seq;
   }
 
-  private removeCache(id: string): void {
+  #removeCache(id: string): void {
     const r = this.imageCaches.get(id);
     if (r === undefined) return;
     this.imageCaches.delete(id);
-    const claimed = this.cacheIps.get(id);
+    const claimed = this.#cacheIps.get(id);
     if (claimed !== undefined) this.pools.get(claimed.vSwitchId)?.release(claimed.ip);
-    this.cacheIps.delete(id);
-    if (r.clientToken !== undefined && this.cacheTokens.get(r.clientToken) === id)
-      this.cacheTokens.delete(r.clientToken);
+    this.#cacheIps.delete(id);
+    if (r.clientToken !== undefined && this.#cacheTokens.get(r.clientToken) === id)
+      this.#cacheTokens.delete(r.clientToken);
   }
 
-  private clear(): void {
-    for (const id of [...this.groups.keys()]) this.removeGroup(id);
-    for (const id of [...this.imageCaches.keys()]) this.removeCache(id);
-    this.cacheTokens.clear();
-    this.ordered = new SeqList();
-    this.byTag.clear();
-    this.indexedTags.clear();
+  #clear(): void {
+    for (const id of [...this.groups.keys()]) this.#removeGroup(id);
+    for (const id of [...this.imageCaches.keys()]) this.#removeCache(id);
+    this.#cacheTokens.clear();
+    this.#ordered = new SeqList();
+    this.#byTag.clear();
+    this.#indexedTags.clear();
   }
 
   /** Stores a new or changed group; the promise resolves when the change is durable. */
   putGroup(g: GroupRecord): Promise<void> {
-    this.upsertGroup(g);
-    return this.write(g.id, { t: 'group', g });
+    this.#upsertGroup(g);
+    return this.#write(g.id, { t: 'group', g });
   }
 
   deleteGroup(id: string): Promise<void> {
-    this.removeGroup(id);
-    return this.write(id, { t: 'del', id });
+    this.#removeGroup(id);
+    return this.#write(id, { t: 'del', id });
   }
 
   putCache(r: ImageCacheRecord): Promise<void> {
-    this.upsertCache(r);
-    return this.write(r.id, { t: 'imc', r });
+    this.#upsertCache(r);
+    return this.#write(r.id, { t: 'imc', r });
   }
 
   deleteCache(id: string): Promise<void> {
-    this.removeCache(id);
-    return this.write(id, { t: 'imc-del', id });
+    this.#removeCache(id);
+    return this.#write(id, { t: 'imc-del', id });
   }
 
   reset(): Promise<void> {
-    this.clear();
-    return this.write('\0reset', { t: 'reset' });
+    this.#clear();
+    return this.#write('\0reset', { t: 'reset' });
   }
 
   groupByToken(token: string): GroupRecord | undefined {
-    const id = this.groupTokens.get(token);
+    const id = this.#groupTokens.get(token);
     return id === undefined ? undefined : this.groups.get(id);
   }
 
   cacheByToken(token: string): ImageCacheRecord | undefined {
-    const id = this.cacheTokens.get(token);
+    const id = this.#cacheTokens.get(token);
     return id === undefined ? undefined : this.imageCaches.get(id);
   }
 
   /** All groups in creation order (read-only view; do not keep it across changes). */
   groupsInOrder(): readonly GroupRecord[] {
-    return this.ordered.items;
+    return this.#ordered.items;
   }
 
   /** Groups with the tag (any value when `value` is undefined), in creation order. */
   groupsWithTag(key: string, value: string | undefined): readonly GroupRecord[] {
-    return this.byTag.get(value === undefined ? `${key}\u0001` : `${key}\u0000${value}`)?.items ?? [];
+    return this.#byTag.get(value === undefined ? `${key}\u0001` : `${key}\u0000${value}`)?.items ?? [];
   }
 
   /** Live groups per zone, plus image caches building there (stock accounting). */

@@ -30,20 +30,20 @@ export interface ActionStats {
  * latency and result code (never its parameters or signature).
  */
 export class ApiHandler {
-  private readonly core: EmulatorCore;
-  private readonly logger: Logger;
-  private readonly nonces: NonceCache;
-  private readonly keys: Map<string, string>;
-  private readonly hostId: string;
+  readonly #core: EmulatorCore;
+  readonly #logger: Logger;
+  readonly #nonces: NonceCache;
+  readonly #keys: Map<string, string>;
+  readonly #hostId: string;
   readonly stats = new Map<string, ActionStats>();
 
   constructor(core: EmulatorCore, logger: Logger) {
-    this.core = core;
-    this.logger = logger;
+    this.#core = core;
+    this.#logger = logger;
     const { maxClockSkewSeconds, nonceTtlSeconds } = core.config.auth;
-    this.nonces = new NonceCache(nonceWindowMs(maxClockSkewSeconds * 1000, nonceTtlSeconds * 1000));
-    this.keys = new Map(core.config.accessKeys.map((k) => [k.id, k.secret]));
-    this.hostId = `eci.${core.config.region.id}.aliyuncs.com`;
+    this.#nonces = new NonceCache(nonceWindowMs(maxClockSkewSeconds * 1000, nonceTtlSeconds * 1000));
+    this.#keys = new Map(core.config.accessKeys.map((k) => [k.id, k.secret]));
+    this.#hostId = `eci.${core.config.region.id}.aliyuncs.com`;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -60,24 +60,24 @@ export class ApiHandler {
       action = wire.action;
       if (wire.version !== API_VERSION) throw cloudErrors.invalidVersion(wire.version ?? '(missing)');
       // The caller signs with the real time, whatever the emulated clock was moved to.
-      const now = this.core.wallNow();
+      const now = this.#core.wallNow();
       const { accessKeyId } = authenticate(
         wire,
         {
-          keys: this.keys,
-          maxClockSkewMs: this.core.config.auth.maxClockSkewSeconds * 1000,
-          nonces: this.nonces,
+          keys: this.#keys,
+          maxClockSkewMs: this.#core.config.auth.maxClockSkewSeconds * 1000,
+          nonces: this.#nonces,
         },
         now,
       );
 
-      const fault = this.core.evaluateFault(action);
+      const fault = this.#core.evaluateFault(action);
       if (fault.delayMs > 0) await sleep(fault.delayMs);
       if (fault.error !== undefined) throw fault.error;
-      if (!this.core.takeQuota(accessKeyId, action, now)) throw cloudErrors.throttlingUser();
+      if (!this.#core.takeQuota(accessKeyId, action, now)) throw cloudErrors.throttlingUser();
 
       const flat = actionParams(wire);
-      if (this.core.config.strictParameters) {
+      if (this.#core.config.strictParameters) {
         for (const key of flat.keys()) {
           const top = key.split('.')[0]!;
           if (!def.params.includes(top))
@@ -85,12 +85,12 @@ export class ApiHandler {
         }
       }
       const ctx: ActionContext = {
-        core: this.core,
+        core: this.#core,
         params: Params.fromFlat(flat),
         flat,
         requestId,
         accessKeyId,
-        now: this.core.now(),
+        now: this.#core.now(),
       };
       checkRegion(ctx, def.regionRequired === true);
       const body = await def.handle(ctx);
@@ -101,26 +101,26 @@ export class ApiHandler {
         e = err;
       } else {
         e = cloudErrors.internalError();
-        this.logger.error({ err, action, requestId }, 'emulator: action failed unexpectedly');
+        this.#logger.error({ err, action, requestId }, 'emulator: action failed unexpectedly');
       }
       status = e.status;
       code = e.code;
       // The rest of a body we stopped reading would be taken for the next request: close instead.
       if (e instanceof BodyTooLargeError && !e.drained) res.setHeader('connection', 'close');
-      if (!res.headersSent) sendJson(res, e.status, errorBody(e, requestId, this.hostId), requestId);
+      if (!res.headersSent) sendJson(res, e.status, errorBody(e, requestId, this.#hostId), requestId);
     } finally {
       const ms = Math.round((performance.now() - started) * 100) / 100;
-      this.record(action, code, ms);
-      this.logger.info({ action, status, code, ms, requestId }, 'eci request');
+      this.#record(action, code, ms);
+      this.#logger.info({ action, status, code, ms, requestId }, 'eci request');
     }
   }
 
   /** Counts a request refused before it could be read (its action unknown), for the stats. */
   recordUnparsed(code: string): void {
-    this.record('(unparsed)', code, 0);
+    this.#record('(unparsed)', code, 0);
   }
 
-  private record(action: string, code: string, ms: number): void {
+  #record(action: string, code: string, ms: number): void {
     let s = this.stats.get(action);
     if (s === undefined) {
       s = { count: 0, totalMs: 0, byCode: {} };

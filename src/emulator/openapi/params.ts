@@ -81,7 +81,7 @@ export class Params {
     return new Params(unflatten(flat));
   }
 
-  private name(key: string): string {
+  #name(key: string): string {
     return this.path === '' ? key : `${this.path}.${key}`;
   }
 
@@ -96,24 +96,24 @@ export class Params {
   string(key: string): string | undefined {
     const v = own(this.tree, key);
     if (v === undefined) return undefined;
-    if (typeof v !== 'string') throw cloudErrors.invalidParameter(this.name(key), 'Expected a string.');
+    if (typeof v !== 'string') throw cloudErrors.invalidParameter(this.#name(key), 'Expected a string.');
     return v;
   }
 
   requiredString(key: string): string {
     const v = this.string(key);
-    if (v === undefined || v === '') throw cloudErrors.missingParameter(this.name(key));
+    if (v === undefined || v === '') throw cloudErrors.missingParameter(this.#name(key));
     return v;
   }
 
   int(key: string, bounds: { min?: number; max?: number } = {}): number | undefined {
     const s = this.string(key);
     if (s === undefined || s === '') return undefined;
-    if (!/^-?\d+$/.test(s)) throw cloudErrors.invalidParameter(this.name(key), 'Expected an integer.');
+    if (!/^-?\d+$/.test(s)) throw cloudErrors.invalidParameter(this.#name(key), 'Expected an integer.');
     const n = Number(s);
     if ((bounds.min !== undefined && n < bounds.min) || (bounds.max !== undefined && n > bounds.max)) {
       throw cloudErrors.invalidParameter(
-        this.name(key),
+        this.#name(key),
         `Expected a value between ${bounds.min ?? '-∞'} and ${bounds.max ?? '∞'}.`,
       );
     }
@@ -124,10 +124,10 @@ export class Params {
     const s = this.string(key);
     if (s === undefined || s === '') return undefined;
     const n = Number(s);
-    if (!Number.isFinite(n)) throw cloudErrors.invalidParameter(this.name(key), 'Expected a number.');
+    if (!Number.isFinite(n)) throw cloudErrors.invalidParameter(this.#name(key), 'Expected a number.');
     if ((bounds.min !== undefined && n < bounds.min) || (bounds.max !== undefined && n > bounds.max)) {
       throw cloudErrors.invalidParameter(
-        this.name(key),
+        this.#name(key),
         `Expected a value between ${bounds.min} and ${bounds.max}.`,
       );
     }
@@ -139,14 +139,14 @@ export class Params {
     if (s === undefined || s === '') return undefined;
     if (s === 'true') return true;
     if (s === 'false') return false;
-    throw cloudErrors.invalidParameter(this.name(key), 'Expected true or false.');
+    throw cloudErrors.invalidParameter(this.#name(key), 'Expected true or false.');
   }
 
   oneOf<T extends string>(key: string, values: readonly T[]): T | undefined {
     const s = this.string(key);
     if (s === undefined || s === '') return undefined;
     if (!(values as readonly string[]).includes(s)) {
-      throw cloudErrors.invalidParameter(this.name(key), `Valid values: ${values.join(', ')}.`);
+      throw cloudErrors.invalidParameter(this.#name(key), `Valid values: ${values.join(', ')}.`);
     }
     return s as T;
   }
@@ -156,7 +156,7 @@ export class Params {
     const v = own(this.tree, key);
     if (v === undefined) return [];
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
-      throw cloudErrors.invalidParameter(this.name(key), 'Expected a list of strings.');
+      throw cloudErrors.invalidParameter(this.#name(key), 'Expected a list of strings.');
     }
     return v as string[];
   }
@@ -165,12 +165,12 @@ export class Params {
   list(key: string): Params[] {
     const v = own(this.tree, key);
     if (v === undefined) return [];
-    if (!Array.isArray(v)) throw cloudErrors.invalidParameter(this.name(key), 'Expected a list.');
+    if (!Array.isArray(v)) throw cloudErrors.invalidParameter(this.#name(key), 'Expected a list.');
     return v.map((item, i) => {
       if (typeof item === 'string' || Array.isArray(item)) {
-        throw cloudErrors.invalidParameter(`${this.name(key)}.${i + 1}`, 'Expected a structure.');
+        throw cloudErrors.invalidParameter(`${this.#name(key)}.${i + 1}`, 'Expected a structure.');
       }
-      return new Params(item, `${this.name(key)}.${i + 1}`);
+      return new Params(item, `${this.#name(key)}.${i + 1}`);
     });
   }
 
@@ -179,9 +179,9 @@ export class Params {
     const v = own(this.tree, key);
     if (v === undefined) return undefined;
     if (typeof v === 'string' || Array.isArray(v)) {
-      throw cloudErrors.invalidParameter(this.name(key), 'Expected a structure.');
+      throw cloudErrors.invalidParameter(this.#name(key), 'Expected a structure.');
     }
-    return new Params(v, this.name(key));
+    return new Params(v, this.#name(key));
   }
 
   /** A JSON-encoded array of strings (`ContainerGroupIds`, `Command` of ExecContainerCommand). */
@@ -192,13 +192,13 @@ export class Params {
     try {
       parsed = JSON.parse(s);
     } catch {
-      throw cloudErrors.invalidParameter(this.name(key), 'Expected a JSON array of strings.');
+      throw cloudErrors.invalidParameter(this.#name(key), 'Expected a JSON array of strings.');
     }
     if (!Array.isArray(parsed) || parsed.some((x) => typeof x !== 'string')) {
-      throw cloudErrors.invalidParameter(this.name(key), 'Expected a JSON array of strings.');
+      throw cloudErrors.invalidParameter(this.#name(key), 'Expected a JSON array of strings.');
     }
     if (maxItems !== undefined && parsed.length > maxItems) {
-      throw cloudErrors.valueExceeded(this.name(key), `At most ${maxItems} items are allowed.`);
+      throw cloudErrors.valueExceeded(this.#name(key), `At most ${maxItems} items are allowed.`);
     }
     return parsed as string[];
   }

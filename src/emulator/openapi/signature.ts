@@ -129,29 +129,29 @@ export function signaturesEqual(a: string, b: string): boolean {
  * Expiry is by insertion order, so pruning costs O(expired).
  */
 export class NonceCache {
-  private readonly ttlMs: number;
-  private readonly seen = new Map<string, number>();
+  readonly #ttlMs: number;
+  readonly #seen = new Map<string, number>();
 
   constructor(ttlMs: number) {
-    this.ttlMs = ttlMs;
+    this.#ttlMs = ttlMs;
   }
 
   /** Records the nonce; false when it was already used within the window. */
   use(key: string, now: number): boolean {
-    this.prune(now);
-    if (this.seen.has(key)) return false;
-    this.seen.set(key, now + this.ttlMs);
+    this.#prune(now);
+    if (this.#seen.has(key)) return false;
+    this.#seen.set(key, now + this.#ttlMs);
     return true;
   }
 
   get size(): number {
-    return this.seen.size;
+    return this.#seen.size;
   }
 
-  private prune(now: number): void {
-    for (const [k, expiry] of this.seen) {
+  #prune(now: number): void {
+    for (const [k, expiry] of this.#seen) {
       if (expiry > now) break;
-      this.seen.delete(k);
+      this.#seen.delete(k);
     }
   }
 }

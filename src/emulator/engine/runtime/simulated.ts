@@ -13,12 +13,12 @@ import type { ExecHandle, ExecRequest, GroupSample, LogRequest, Runtime } from '
  */
 export class SimulatedRuntime implements Runtime {
   readonly kind = 'simulated' as const;
-  private readonly heartbeatSeconds: number;
-  private readonly defaultRunSeconds: number;
+  readonly #heartbeatSeconds: number;
+  readonly #defaultRunSeconds: number;
 
   constructor(o: { heartbeatSeconds: number; defaultRunSeconds: number }) {
-    this.heartbeatSeconds = o.heartbeatSeconds;
-    this.defaultRunSeconds = o.defaultRunSeconds;
+    this.#heartbeatSeconds = o.heartbeatSeconds;
+    this.#defaultRunSeconds = o.defaultRunSeconds;
   }
 
   async start(): Promise<void> {}
@@ -39,10 +39,10 @@ export class SimulatedRuntime implements Runtime {
         restartCount: q.previous ? Math.max(0, rt.restartCount - 1) : rt.restartCount,
         state,
         // The run's echo output follows from its command line (the convention), so it is not stored.
-        output: planContainerRun(spec, this.defaultRunSeconds).output,
+        output: planContainerRun(spec, this.#defaultRunSeconds).output,
       },
       q.now,
-      this.heartbeatSeconds,
+      this.#heartbeatSeconds,
     );
     return selectLines(lines, q);
   }

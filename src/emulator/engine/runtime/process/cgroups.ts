@@ -80,17 +80,17 @@ async function pidsUnder(dir: string): Promise<number[]> {
 class CgroupV2 implements Cgroups {
   readonly mode = 'v2' as const;
   readonly bases: readonly string[];
-  private readonly base: string;
+  readonly #base: string;
 
   constructor(base: string) {
-    this.base = base;
+    this.#base = base;
     this.bases = [base];
   }
 
   async create(rel: string, limits: Limits): Promise<string[]> {
     // Controllers must be enabled in every ancestor's subtree_control, and only leaves hold processes.
     const parts = rel.split('/');
-    let dir = this.base;
+    let dir = this.#base;
     for (const p of parts) {
       await writeFile(path.join(dir, 'cgroup.subtree_control'), '+memory +cpu').catch(() => undefined);
       dir = path.join(dir, p);
@@ -106,11 +106,11 @@ class CgroupV2 implements Cgroups {
   }
 
   async oomKills(rel: string): Promise<number> {
-    return statField(await readText(path.join(this.base, rel, 'memory.events')), 'oom_kill');
+    return statField(await readText(path.join(this.#base, rel, 'memory.events')), 'oom_kill');
   }
 
   async usage(rel: string): Promise<CgroupUsage | undefined> {
-    const dir = path.join(this.base, rel);
+    const dir = path.join(this.#base, rel);
     const current = await readText(path.join(dir, 'memory.current'));
     if (current === undefined) return undefined;
     const stat = await readText(path.join(dir, 'memory.stat'));
@@ -126,25 +126,25 @@ class CgroupV2 implements Cgroups {
   }
 
   pids(rel: string): Promise<number[]> {
-    return pidsUnder(path.join(this.base, rel));
+    return pidsUnder(path.join(this.#base, rel));
   }
 
   async remove(rel: string): Promise<void> {
-    await removeTree(path.join(this.base, rel));
+    await removeTree(path.join(this.#base, rel));
   }
 }
 
 class CgroupV1 implements Cgroups {
   readonly mode = 'v1' as const;
   readonly bases: readonly string[];
-  private readonly memory: string;
-  private readonly cpu: string;
-  private readonly cpuacct: string;
+  readonly #memory: string;
+  readonly #cpu: string;
+  readonly #cpuacct: string;
 
   constructor(memory: string, cpu: string, cpuacct: string) {
-    this.memory = memory;
-    this.cpu = cpu;
-    this.cpuacct = cpuacct;
+    this.#memory = memory;
+    this.#cpu = cpu;
+    this.#cpuacct = cpuacct;
     this.bases = [...new Set([memory, cpu, cpuacct])];
   }
 
@@ -153,14 +153,14 @@ class CgroupV1 implements Cgroups {
     for (const d of dirs) await mkdir(d, { recursive: true });
     if (limits.memory !== undefined && limits.memory > 0) {
       await writeFile(
-        path.join(this.memory, rel, 'memory.limit_in_bytes'),
+        path.join(this.#memory, rel, 'memory.limit_in_bytes'),
         String(Math.round(limits.memory * GIB)),
       );
     }
     if (limits.cpu !== undefined && limits.cpu > 0) {
-      await writeFile(path.join(this.cpu, rel, 'cpu.cfs_period_us'), String(PERIOD_US));
+      await writeFile(path.join(this.#cpu, rel, 'cpu.cfs_period_us'), String(PERIOD_US));
       await writeFile(
-        path.join(this.cpu, rel, 'cpu.cfs_quota_us'),
+        path.join(this.#cpu, rel, 'cpu.cfs_quota_us'),
         String(Math.round(limits.cpu * PERIOD_US)),
       );
     }
@@ -168,14 +168,14 @@ class CgroupV1 implements Cgroups {
   }
 
   async oomKills(rel: string): Promise<number> {
-    return statField(await readText(path.join(this.memory, rel, 'memory.oom_control')), 'oom_kill');
+    return statField(await readText(path.join(this.#memory, rel, 'memory.oom_control')), 'oom_kill');
   }
 
   async usage(rel: string): Promise<CgroupUsage | undefined> {
-    const usage = await readText(path.join(this.memory, rel, 'memory.usage_in_bytes'));
+    const usage = await readText(path.join(this.#memory, rel, 'memory.usage_in_bytes'));
     if (usage === undefined) return undefined;
-    const stat = await readText(path.join(this.memory, rel, 'memory.stat'));
-    const cpu = await readText(path.join(this.cpuacct, rel, 'cpuacct.usage'));
+    const stat = await readText(path.join(this.#memory, rel, 'memory.stat'));
+    const cpu = await readText(path.join(this.#cpuacct, rel, 'cpuacct.usage'));
     const u = Number(usage.trim());
     return {
       cpuNs: Number((cpu ?? '0').trim()),
@@ -187,7 +187,7 @@ class CgroupV1 implements Cgroups {
   }
 
   pids(rel: string): Promise<number[]> {
-    return pidsUnder(path.join(this.memory, rel));
+    return pidsUnder(path.join(this.#memory, rel));
   }
 
   async remove(rel: string): Promise<void> {

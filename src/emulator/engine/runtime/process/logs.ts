@@ -17,82 +17,82 @@ function stamp(ms: number, seq: number): string {
 }
 
 export class LogWriter {
-  private out: WriteStream;
-  private readonly file: string;
-  private readonly maxBytes: number;
-  private readonly now: () => number;
-  private readonly partial = { stdout: '', stderr: '' };
-  private bytes = 0;
-  private seq = 0;
-  private lastMs = 0;
-  private rotating: Promise<void> | undefined;
-  private readonly keep: (stream: 'stdout' | 'stderr', line: string) => boolean;
+  #out: WriteStream;
+  readonly #file: string;
+  readonly #maxBytes: number;
+  readonly #now: () => number;
+  readonly #partial = { stdout: '', stderr: '' };
+  #bytes = 0;
+  #seq = 0;
+  #lastMs = 0;
+  #rotating: Promise<void> | undefined;
+  readonly #keep: (stream: 'stdout' | 'stderr', line: string) => boolean;
 
   /** `keep` sees each whole line first; false leaves it out of the log. */
   constructor(
     file: string,
     o: { maxBytes: number; now: () => number; keep?: (stream: 'stdout' | 'stderr', line: string) => boolean },
   ) {
-    this.file = file;
-    this.maxBytes = o.maxBytes;
-    this.now = o.now;
-    this.keep = o.keep ?? (() => true);
-    this.out = createWriteStream(file, { flags: 'a' });
-    this.out.on('error', () => undefined);
+    this.#file = file;
+    this.#maxBytes = o.maxBytes;
+    this.#now = o.now;
+    this.#keep = o.keep ?? (() => true);
+    this.#out = createWriteStream(file, { flags: 'a' });
+    this.#out.on('error', () => undefined);
   }
 
   write(stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    let text = this.partial[stream] + chunk.toString('utf8');
+    let text = this.#partial[stream] + chunk.toString('utf8');
     let nl: number;
     while ((nl = text.indexOf('\n')) >= 0) {
-      if (this.keep(stream, text.slice(0, nl))) this.line(stream, 'F', text.slice(0, nl));
+      if (this.#keep(stream, text.slice(0, nl))) this.#line(stream, 'F', text.slice(0, nl));
       text = text.slice(nl + 1);
     }
     while (text.length > MAX_LINE) {
-      this.record(stream, 'P', text.slice(0, MAX_LINE));
+      this.#record(stream, 'P', text.slice(0, MAX_LINE));
       text = text.slice(MAX_LINE);
     }
-    this.partial[stream] = text;
+    this.#partial[stream] = text;
   }
 
   /** Writes what is left of unterminated lines and closes the file. */
   async close(): Promise<void> {
     for (const s of ['stdout', 'stderr'] as const) {
-      if (this.partial[s] !== '') this.line(s, 'F', this.partial[s]);
-      this.partial[s] = '';
+      if (this.#partial[s] !== '') this.#line(s, 'F', this.#partial[s]);
+      this.#partial[s] = '';
     }
-    await this.rotating;
-    await new Promise<void>((resolve) => this.out.end(resolve));
+    await this.#rotating;
+    await new Promise<void>((resolve) => this.#out.end(resolve));
   }
 
-  private line(stream: 'stdout' | 'stderr', tag: 'F' | 'P', text: string): void {
+  #line(stream: 'stdout' | 'stderr', tag: 'F' | 'P', text: string): void {
     while (text.length > MAX_LINE) {
-      this.record(stream, 'P', text.slice(0, MAX_LINE));
+      this.#record(stream, 'P', text.slice(0, MAX_LINE));
       text = text.slice(MAX_LINE);
     }
-    this.record(stream, tag, text);
+    this.#record(stream, tag, text);
   }
 
-  private record(stream: 'stdout' | 'stderr', tag: 'F' | 'P', text: string): void {
-    const ms = this.now();
-    this.seq = ms === this.lastMs ? this.seq + 1 : 0;
-    this.lastMs = ms;
-    const rec = `${stamp(ms, this.seq)} ${stream} ${tag} ${text}\n`;
-    this.bytes += Buffer.byteLength(rec);
-    this.out.write(rec);
-    if (this.bytes > this.maxBytes && this.rotating === undefined) this.rotate();
+  #record(stream: 'stdout' | 'stderr', tag: 'F' | 'P', text: string): void {
+    const ms = this.#now();
+    this.#seq = ms === this.#lastMs ? this.#seq + 1 : 0;
+    this.#lastMs = ms;
+    const rec = `${stamp(ms, this.#seq)} ${stream} ${tag} ${text}\n`;
+    this.#bytes += Buffer.byteLength(rec);
+    this.#out.write(rec);
+    if (this.#bytes > this.#maxBytes && this.#rotating === undefined) this.#rotate();
   }
 
-  private rotate(): void {
-    const old = this.out;
-    this.out = createWriteStream(`${this.file}.new`, { flags: 'w' });
-    this.out.on('error', () => undefined);
-    this.bytes = 0;
-    this.rotating = new Promise<void>((resolve) => old.end(resolve))
-      .then(() => rename(this.file, `${this.file}.1`))
-      .then(() => rename(`${this.file}.new`, this.file))
+  #rotate(): void {
+    const old = this.#out;
+    this.#out = createWriteStream(`${this.#file}.new`, { flags: 'w' });
+    this.#out.on('error', () => undefined);
+    this.#bytes = 0;
+    this.#rotating = new Promise<void>((resolve) => old.end(resolve))
+      .then(() => rename(this.#file, `${this.#file}.1`))
+      .then(() => rename(`${this.#file}.new`, this.#file))
       .catch(() => undefined)
-      .finally(() => (this.rotating = undefined));
+      .finally(() => (this.#rotating = undefined));
   }
 }
 

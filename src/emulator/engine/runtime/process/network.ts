@@ -76,17 +76,17 @@ export interface SubnetPlan {
 
 export class BridgeNetwork {
   readonly bridge: string;
-  private readonly instance: string;
-  private readonly tools: HostTools;
-  private readonly subnets: readonly SubnetPlan[];
-  private readonly marker: string;
+  readonly #instance: string;
+  readonly #tools: HostTools;
+  readonly #subnets: readonly SubnetPlan[];
+  readonly #marker: string;
 
   constructor(o: { instance: string; tools: HostTools; subnets: readonly SubnetPlan[]; marker: string }) {
-    this.instance = o.instance;
-    this.tools = o.tools;
-    this.subnets = o.subnets;
+    this.#instance = o.instance;
+    this.#tools = o.tools;
+    this.#subnets = o.subnets;
     this.bridge = bridgeName(o.instance);
-    this.marker = o.marker;
+    this.#marker = o.marker;
   }
 
   /**
@@ -94,8 +94,8 @@ export class BridgeNetwork {
    * range is already routed on this machine (another emulator, or a network of the host).
    */
   async up(): Promise<void> {
-    const routes = await hostRoutes(this.tools);
-    for (const s of this.subnets) {
+    const routes = await hostRoutes(this.#tools);
+    for (const s of this.#subnets) {
       const c = parseCidr(s.cidr)!;
       const clash = routes.find((r) => r.dev !== this.bridge && overlaps(r.cidr, c));
       if (clash !== undefined) {
@@ -105,22 +105,22 @@ export class BridgeNetwork {
         );
       }
     }
-    await this.ip(['link', 'del', this.bridge]).catch(() => undefined);
+    await this.#ip(['link', 'del', this.bridge]).catch(() => undefined);
     const lines = [
       `link add ${this.bridge} type bridge`,
       `link set ${this.bridge} up`,
-      ...this.subnets.map((s) => {
+      ...this.#subnets.map((s) => {
         const c = parseCidr(s.cidr)!;
         return `addr add ${numberToIp(c.base + 1)}/${c.prefix} dev ${this.bridge} noprefixroute`;
       }),
     ];
-    await this.batch(lines);
-    await this.ip(['link', 'set', 'dev', this.bridge, 'alias', this.marker]);
-    for (const s of this.subnets) {
+    await this.#batch(lines);
+    await this.#ip(['link', 'set', 'dev', this.bridge, 'alias', this.#marker]);
+    for (const s of this.#subnets) {
       const c = parseCidr(s.cidr)!;
       try {
         // An explicit route: adding it fails (EEXIST) if another device won the same range meanwhile.
-        await this.ip([
+        await this.#ip([
           'route',
           'add',
           s.cidr,
@@ -152,7 +152,7 @@ export class BridgeNetwork {
     vSwitchCidr: string;
     vpcCidr: string;
   }): Promise<string> {
-    const veth = vethName(this.instance, o.groupId);
+    const veth = vethName(this.#instance, o.groupId);
     const sub = parseCidr(o.vSwitchCidr)!;
     const vpc = parseCidr(o.vpcCidr);
     const lines = [
@@ -161,12 +161,12 @@ export class BridgeNetwork {
       `link set ${veth} up`,
     ];
     try {
-      await this.batch(lines);
+      await this.#batch(lines);
     } catch (err) {
       // A veth of an earlier attempt may be in the way: remove it and try once more.
       if (!(err instanceof CommandError) || !/exists/i.test(err.stderr)) throw err;
-      await this.ip(['link', 'del', veth]).catch(() => undefined);
-      await this.batch(lines);
+      await this.#ip(['link', 'del', veth]).catch(() => undefined);
+      await this.#batch(lines);
     }
     const route = vpc !== null && vpc.prefix < sub.prefix ? ` ${numberToIp(vpc.base)}/${vpc.prefix}` : '';
     return `${o.ip}/${sub.prefix}${route}`;
@@ -174,7 +174,7 @@ export class BridgeNetwork {
 
   /** Removes the group's veth (the kernel removes it too when the namespace goes). */
   async detach(groupId: string): Promise<void> {
-    const veth = vethName(this.instance, groupId);
+    const veth = vethName(this.#instance, groupId);
     if (
       (await access(`/sys/class/net/${veth}`).then(
         () => true,
@@ -182,11 +182,11 @@ export class BridgeNetwork {
       )) === false
     )
       return;
-    await this.ip(['link', 'del', veth]).catch(() => undefined);
+    await this.#ip(['link', 'del', veth]).catch(() => undefined);
   }
 
   async down(): Promise<void> {
-    await this.ip(['link', 'del', this.bridge]).catch(() => undefined);
+    await this.#ip(['link', 'del', this.bridge]).catch(() => undefined);
   }
 
   /** Traffic counters of the group's interface, as the group sees them. */
@@ -194,12 +194,12 @@ export class BridgeNetwork {
     return `/sys/class/net/${vethName(instance, groupId)}/statistics/${counter}`;
   }
 
-  private ip(args: string[]): Promise<unknown> {
-    return run(this.tools.ip, args);
+  #ip(args: string[]): Promise<unknown> {
+    return run(this.#tools.ip, args);
   }
 
-  private batch(lines: string[]): Promise<unknown> {
-    return run(this.tools.ip, ['-b', '-'], { input: `${lines.join('\n')}\n` });
+  #batch(lines: string[]): Promise<unknown> {
+    return run(this.#tools.ip, ['-b', '-'], { input: `${lines.join('\n')}\n` });
   }
 }
 

@@ -103,14 +103,14 @@ export async function probeOnce(p: Probe, target: ProbeTarget): Promise<string |
 
 /** Runs one probe of one container run until stopped. */
 export class Prober {
-  private state: ProbeState;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private readonly kind: ProbeKind;
-  private readonly probe: Probe;
-  private readonly target: ProbeTarget;
-  private readonly onAttemptFailed: (message: string) => void;
-  private readonly onChange: (ok: boolean) => void;
+  #state: ProbeState;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  readonly #kind: ProbeKind;
+  readonly #probe: Probe;
+  readonly #target: ProbeTarget;
+  readonly #onAttemptFailed: (message: string) => void;
+  readonly #onChange: (ok: boolean) => void;
 
   constructor(o: {
     kind: ProbeKind;
@@ -121,39 +121,41 @@ export class Prober {
     /** The result flipped (readiness: ready or not; liveness: false = kill the container). */
     onChange: (ok: boolean) => void;
   }) {
-    this.kind = o.kind;
-    this.probe = o.probe;
-    this.target = o.target;
-    this.onAttemptFailed = o.onAttemptFailed;
-    this.onChange = o.onChange;
-    this.state = initialState(o.kind);
+    this.#kind = o.kind;
+    this.#probe = o.probe;
+    this.#target = o.target;
+    this.#onAttemptFailed = o.onAttemptFailed;
+    this.#onChange = o.onChange;
+    this.#state = initialState(o.kind);
   }
 
   start(): void {
-    this.schedule((this.probe.initialDelaySeconds ?? 0) * 1000);
+    this.#schedule((this.#probe.initialDelaySeconds ?? 0) * 1000);
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), ms);
-    this.timer.unref();
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#tick(), ms);
+    this.#timer.unref();
   }
 
-  private async tick(): Promise<void> {
-    const failure = await probeOnce(this.probe, this.target);
-    if (this.stopped) return;
+  async #tick(): Promise<void> {
+    const failure = await probeOnce(this.#probe, this.#target);
+    if (this.#stopped) return;
     if (failure !== null)
-      this.onAttemptFailed(`${this.kind === 'liveness' ? 'Liveness' : 'Readiness'} probe failed: ${failure}`);
-    const { state, changed } = nextState(this.state, failure === null, this.probe);
-    this.state = state;
-    if (changed) this.onChange(state.ok);
+      this.#onAttemptFailed(
+        `${this.#kind === 'liveness' ? 'Liveness' : 'Readiness'} probe failed: ${failure}`,
+      );
+    const { state, changed } = nextState(this.#state, failure === null, this.#probe);
+    this.#state = state;
+    if (changed) this.#onChange(state.ok);
     // A failed liveness probe ends the run; the next run gets a new prober.
-    if (this.kind === 'liveness' && !state.ok) return;
-    this.schedule((this.probe.periodSeconds ?? 10) * 1000);
+    if (this.#kind === 'liveness' && !state.ok) return;
+    this.#schedule((this.#probe.periodSeconds ?? 10) * 1000);
   }
 }

@@ -104,10 +104,10 @@ export class EmulatorProcess {
     accessKeyId: string;
     accessKeySecret: string;
   };
-  private readonly child: ChildProcess;
+  readonly #child: ChildProcess;
 
   private constructor(child: ChildProcess, info: EmulatorProcess['info']) {
-    this.child = child;
+    this.#child = child;
     this.info = info;
   }
 
@@ -145,9 +145,9 @@ export class EmulatorProcess {
 
   /** Sends `signal` and waits for the process to end. */
   async kill(signal: NodeJS.Signals): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill(signal);
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = new Promise((r) => this.#child.once('exit', r));
+    this.#child.kill(signal);
     await exited;
   }
 }

@@ -172,34 +172,34 @@ export type CatalogueEntry =
   { kind: 'recipe'; recipe: Recipe } | { kind: 'configured'; image: ConfiguredImage };
 
 export class ImageCatalogue {
-  private readonly configured: readonly ConfiguredImage[];
+  readonly #configured: readonly ConfiguredImage[];
 
   constructor(configured: readonly ConfiguredImage[] = []) {
-    this.configured = configured;
+    this.#configured = configured;
   }
 
   /** Repository names it can provide (for messages). */
   names(): string[] {
-    return [...RECIPES.map((r) => r.name), ...Object.keys(ALIASES), ...this.configured.map((c) => c.name)];
+    return [...RECIPES.map((r) => r.name), ...Object.keys(ALIASES), ...this.#configured.map((c) => c.name)];
   }
 
   /** The entry for a reference, or null when the catalogue has no such image. */
   lookup(reference: string): CatalogueEntry | null {
     const ref = parseImageRef(reference);
     if (ref === null) return null;
-    const configured = this.findConfigured(ref);
+    const configured = this.#findConfigured(ref);
     if (configured !== undefined) return { kind: 'configured', image: configured };
     const name = ALIASES[ref.name] ?? ref.name;
     const recipe = RECIPES.find((r) => r.name === name);
     return recipe === undefined ? null : { kind: 'recipe', recipe };
   }
 
-  private findConfigured(ref: ImageRef): ConfiguredImage | undefined {
+  #findConfigured(ref: ImageRef): ConfiguredImage | undefined {
     const full = ref.registry === undefined ? ref.path : `${ref.registry}/${ref.path}`;
     return (
-      this.configured.find((c) => c.name === full) ??
-      this.configured.find((c) => c.name === ref.path) ??
-      this.configured.find((c) => !c.name.includes('/') && c.name === ref.name)
+      this.#configured.find((c) => c.name === full) ??
+      this.#configured.find((c) => c.name === ref.path) ??
+      this.#configured.find((c) => !c.name.includes('/') && c.name === ref.name)
     );
   }
 }

@@ -47,35 +47,35 @@ const LOCK_STALE_MS = 30 * 60_000;
 
 export class ImageStore {
   readonly cacheDir: string;
-  private readonly catalogue: ImageCatalogue;
-  private readonly tools: HostTools;
-  private readonly logger: Logger;
-  private readonly building = new Map<string, Promise<Image>>();
-  private readonly resolved = new Map<string, Promise<AptPackage[]>>();
-  private aptUpdated = false;
+  readonly #catalogue: ImageCatalogue;
+  readonly #tools: HostTools;
+  readonly #logger: Logger;
+  readonly #building = new Map<string, Promise<Image>>();
+  readonly #resolved = new Map<string, Promise<AptPackage[]>>();
+  #aptUpdated = false;
 
   constructor(o: { cacheDir: string; catalogue: ImageCatalogue; tools: HostTools; logger: Logger }) {
     this.cacheDir = o.cacheDir;
-    this.catalogue = o.catalogue;
-    this.tools = o.tools;
-    this.logger = o.logger;
+    this.#catalogue = o.catalogue;
+    this.#tools = o.tools;
+    this.#logger = o.logger;
   }
 
   /** The image for a reference, building it the first time. Throws ImageUnavailable. */
   async get(reference: string): Promise<Image> {
-    const entry = this.catalogue.lookup(reference);
+    const entry = this.#catalogue.lookup(reference);
     if (entry === null) {
       throw new ImageUnavailable(
         'NotFound',
-        `the ECI emulator's process runtime has no image "${reference}" (it provides ${this.catalogue.names().join(', ')}); ` +
+        `the ECI emulator's process runtime has no image "${reference}" (it provides ${this.#catalogue.names().join(', ')}); ` +
           'add it under process.images in the emulator configuration: a root filesystem directory or tarball with its entrypoint, cmd, env and workingDir',
       );
     }
     const id = entry.kind === 'recipe' ? `recipe:${entry.recipe.name}` : `configured:${entry.image.name}`;
-    let p = this.building.get(id);
+    let p = this.#building.get(id);
     if (p === undefined) {
-      p = this.build(entry).catch((err: unknown) => {
-        this.building.delete(id);
+      p = this.#build(entry).catch((err: unknown) => {
+        this.#building.delete(id);
         if (err instanceof ImageUnavailable) throw err;
         throw new ImageUnavailable(
           'BuildFailed',
@@ -83,7 +83,7 @@ export class ImageStore {
           err,
         );
       });
-      this.building.set(id, p);
+      this.#building.set(id, p);
     }
     return p;
   }
@@ -94,16 +94,16 @@ export class ImageStore {
     return path.join(img.rootfs, 'bin/busybox');
   }
 
-  private async build(entry: CatalogueEntry): Promise<Image> {
-    return entry.kind === 'recipe' ? this.buildRecipe(entry.recipe) : this.buildConfigured(entry.image);
+  async #build(entry: CatalogueEntry): Promise<Image> {
+    return entry.kind === 'recipe' ? this.#buildRecipe(entry.recipe) : this.#buildConfigured(entry.image);
   }
 
-  private async packagesOf(recipe: Recipe): Promise<AptPackage[]> {
-    let p = this.resolved.get(recipe.name);
+  async #packagesOf(recipe: Recipe): Promise<AptPackage[]> {
+    let p = this.#resolved.get(recipe.name);
     if (p === undefined) {
-      p = this.resolve(recipe);
-      this.resolved.set(recipe.name, p);
-      p.catch(() => this.resolved.delete(recipe.name));
+      p = this.#resolve(recipe);
+      this.#resolved.set(recipe.name, p);
+      p.catch(() => this.#resolved.delete(recipe.name));
     }
     return p;
   }
@@ -113,8 +113,8 @@ export class ImageStore {
    * without a package cache file, so the whole dependency universe is read in two calls, and the answer
    * is kept on disk until the apt lists change.
    */
-  private async resolve(recipe: Recipe): Promise<AptPackage[]> {
-    const stamp = await this.listsStamp();
+  async #resolve(recipe: Recipe): Promise<AptPackage[]> {
+    const stamp = await this.#listsStamp();
     const file = path.join(this.cacheDir, `.resolved-${recipe.name}.json`);
     const saved = JSON.parse((await readFile(file, 'utf8').catch(() => 'null')) as string) as {
       stamp: string;
@@ -127,31 +127,36 @@ export class ImageStore {
       return saved.packages;
     let packages: AptPackage[];
     try {
-      packages = await this.resolveWithApt(recipe);
+      packages = await this.#resolveWithApt(recipe);
     } catch (err) {
       // A fresh machine may never have fetched its package lists.
-      if (this.aptUpdated) throw err;
-      this.aptUpdated = true;
-      this.logger.info(
+      if (this.#aptUpdated) throw err;
+      this.#aptUpdated = true;
+      this.#logger.info(
         { image: recipe.name },
         'image build: the apt package lists lack it; running apt-get update',
       );
-      await run(this.tools['apt-get'], ['update', '-qq'], { timeoutMs: 10 * 60_000 });
-      packages = await this.resolveWithApt(recipe);
+      await run(this.#tools['apt-get'], ['update', '-qq'], { timeoutMs: 10 * 60_000 });
+      packages = await this.#resolveWithApt(recipe);
     }
     await mkdir(this.cacheDir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(
       tmp,
-      JSON.stringify({ stamp: await this.listsStamp(), v: RECIPE_VERSION, roots: recipe.packages, packages }),
+      JSON.stringify({
+        stamp: await this.#listsStamp(),
+        v: RECIPE_VERSION,
+        roots: recipe.packages,
+        packages,
+      }),
     );
     await rename(tmp, file);
     return packages;
   }
 
-  private async resolveWithApt(recipe: Recipe): Promise<AptPackage[]> {
+  async #resolveWithApt(recipe: Recipe): Promise<AptPackage[]> {
     const universe = parseDependsNames(
-      await this.apt([
+      await this.#apt([
         'depends',
         '--recurse',
         '--no-recommends',
@@ -164,7 +169,7 @@ export class ImageStore {
       ]),
     );
     const described = parseAptShow(
-      await this.apt(['show', '--no-all-versions', ...universe, ...recipe.packages]),
+      await this.#apt(['show', '--no-all-versions', ...universe, ...recipe.packages]),
     );
     return resolvePackages(
       recipe.packages,
@@ -179,7 +184,7 @@ export class ImageStore {
   }
 
   /** Changes whenever `apt-get update` brought new package lists. */
-  private async listsStamp(): Promise<string> {
+  async #listsStamp(): Promise<string> {
     const dir = '/var/lib/apt/lists';
     let newest = 0;
     for (const f of await readdir(dir).catch(() => [] as string[])) {
@@ -189,11 +194,11 @@ export class ImageStore {
     return String(newest);
   }
 
-  private apt(args: string[]): Promise<string> {
+  #apt(args: string[]): Promise<string> {
     // Unknown names make apt-cache exit non-zero; what it found is still on stdout.
     return new Promise((resolve, reject) =>
       execFile(
-        this.tools['apt-cache'],
+        this.#tools['apt-cache'],
         args,
         { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
         (err, stdout, stderr) => {
@@ -205,8 +210,8 @@ export class ImageStore {
     );
   }
 
-  private async buildRecipe(recipe: Recipe): Promise<Image> {
-    const pkgs = await this.packagesOf(recipe);
+  async #buildRecipe(recipe: Recipe): Promise<Image> {
+    const pkgs = await this.#packagesOf(recipe);
     const key = createHash('sha256')
       .update(
         JSON.stringify({
@@ -224,26 +229,26 @@ export class ImageStore {
       config: recipe.config,
       packages: pkgs.map((p) => ({ name: p.name, version: p.version })),
     };
-    return this.cached(`${recipe.name}-${key}`, image, async (tmp) => {
+    return this.#cached(`${recipe.name}-${key}`, image, async (tmp) => {
       const debs = path.join(tmp, 'debs');
       const rootfs = path.join(tmp, 'rootfs');
       await mkdir(debs, { recursive: true });
       await mkdir(rootfs, { recursive: true });
       const started = Date.now();
-      this.logger.info(
+      this.#logger.info(
         { image: recipe.name, packages: pkgs.length },
         `image build: ${recipe.name} (first use): downloading ${pkgs.length} Debian packages`,
       );
       await run(
-        this.tools['apt-get'],
+        this.#tools['apt-get'],
         ['download', '-q', '-o', 'APT::Sandbox::User=root', ...pkgs.map((p) => `${p.name}=${p.version}`)],
         { cwd: debs, timeoutMs: 15 * 60_000 },
       );
       const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
       for (const [i, f] of files.entries()) {
-        await run(this.tools['dpkg-deb'], ['-x', path.join(debs, f), rootfs], { timeoutMs: 5 * 60_000 });
+        await run(this.#tools['dpkg-deb'], ['-x', path.join(debs, f), rootfs], { timeoutMs: 5 * 60_000 });
         if ((i + 1) % 10 === 0 || i + 1 === files.length)
-          this.logger.info(
+          this.#logger.info(
             { image: recipe.name },
             `image build: ${recipe.name}: extracted ${i + 1}/${files.length}`,
           );
@@ -251,14 +256,14 @@ export class ImageStore {
       await finishCommon(rootfs);
       await recipe.finish(rootfs);
       await rm(debs, { recursive: true, force: true });
-      this.logger.info(
+      this.#logger.info(
         { image: recipe.name, seconds: (Date.now() - started) / 1000 },
         `image build: ${recipe.name} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
     });
   }
 
-  private async buildConfigured(c: ConfiguredImage): Promise<Image> {
+  async #buildConfigured(c: ConfiguredImage): Promise<Image> {
     const config: ImageConfig = {
       entrypoint: c.entrypoint ?? [],
       cmd: c.cmd ?? [],
@@ -283,14 +288,14 @@ export class ImageStore {
         .on('error', reject);
     });
     const key = hash.slice(0, 16);
-    return this.cached(
+    return this.#cached(
       `configured-${key}`,
       { name: c.name, key, rootfs: '', config, packages: [] },
       async (tmp) => {
         const rootfs = path.join(tmp, 'rootfs');
         await mkdir(rootfs, { recursive: true });
-        this.logger.info({ image: c.name }, `image build: ${c.name}: extracting ${c.rootfs}`);
-        await run(this.tools.tar, ['-xf', path.resolve(c.rootfs), '-C', rootfs], { timeoutMs: 15 * 60_000 });
+        this.#logger.info({ image: c.name }, `image build: ${c.name}: extracting ${c.rootfs}`);
+        await run(this.#tools.tar, ['-xf', path.resolve(c.rootfs), '-C', rootfs], { timeoutMs: 15 * 60_000 });
         await finishCommon(rootfs);
       },
     );
@@ -300,7 +305,7 @@ export class ImageStore {
    * The cached image `dirName`, or builds it with `fill` (into a private directory renamed into place
    * when complete, so a crash never leaves a half image behind).
    */
-  private async cached(dirName: string, image: Image, fill: (tmp: string) => Promise<void>): Promise<Image> {
+  async #cached(dirName: string, image: Image, fill: (tmp: string) => Promise<void>): Promise<Image> {
     const dir = path.join(this.cacheDir, dirName);
     const done = { ...image, rootfs: path.join(dir, 'rootfs') };
     const ready = async () =>
@@ -316,7 +321,7 @@ export class ImageStore {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         if (await ready()) return done;
-        if (await this.staleLock(lock)) {
+        if (await this.#staleLock(lock)) {
           await rm(lock, { recursive: true, force: true });
           continue;
         }
@@ -344,7 +349,7 @@ export class ImageStore {
   }
 
   /** A lock whose owner is gone (or that is very old) is taken over. */
-  private async staleLock(lock: string): Promise<boolean> {
+  async #staleLock(lock: string): Promise<boolean> {
     const owner = Number((await readFile(path.join(lock, 'owner'), 'utf8').catch(() => '')).trim());
     if (Number.isInteger(owner) && owner > 0) {
       try {
