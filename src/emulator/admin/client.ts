@@ -11,6 +11,7 @@
 
 // Types only: erased when the file runs, so the client still loads nothing of the emulator.
 import type { EciGroupStatus as GroupStatus } from '../../eci-api/statuses.ts';
+import type { TIMED_STATUSES } from '../config.ts';
 import type { GroupRecord, ImageCacheRecord } from '../engine/model.ts';
 
 export type { GroupStatus };
@@ -59,7 +60,7 @@ export interface ActionStats {
 }
 
 export interface LifecycleStage {
-  from: 'Scheduling' | 'Pending' | 'Restarting' | 'Updating' | 'Terminating';
+  from: (typeof TIMED_STATUSES)[number];
   to: GroupStatus | 'Deleted';
   delayMs: number;
   events?: { type?: 'Normal' | 'Warning'; reason: string; message: string }[];
