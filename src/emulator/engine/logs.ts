@@ -1,5 +1,4 @@
 import type { ContainerStatusSnapshot } from './model.ts';
-import type { LogRequest } from './runtime/types.ts';
 
 /**
  * Container logs as DescribeContainerLog serves them. `selectLines` applies the query (SinceSeconds /
@@ -14,6 +13,20 @@ import type { LogRequest } from './runtime/types.ts';
 export const LOG_TAIL_DEFAULT = 500;
 export const LOG_TAIL_MAX = 2000;
 export const LOG_BYTES_MAX = 1024 * 1024;
+
+/** What a caller asks of a container's log (DescribeContainerLog, the console). */
+export interface LogRequest {
+  /** The previous (terminated) run instead of the current one (DescribeContainerLog's LastTime). */
+  previous: boolean;
+  /** Last lines to return; already bounded by the API's limits. */
+  tail: number;
+  /** Lines stamped before this time (epoch ms) are left out. */
+  since?: number;
+  /** Byte limit of the answer; already bounded by the API's limits. */
+  limitBytes: number;
+  timestamps: boolean;
+  now: number;
+}
 
 export interface LogLine {
   /** When the line was written (epoch ms). */

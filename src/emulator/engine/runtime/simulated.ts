@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { interpret, planContainerRun } from '../convention.ts';
-import { selectLines, simulatedLines } from '../logs.ts';
+import { type LogRequest, selectLines, simulatedLines } from '../logs.ts';
 import { simulatedSample } from './simulated-usage.ts';
 import type { GroupRecord } from '../model.ts';
-import type { ExecHandle, ExecRequest, GroupSample, LogRequest, Runtime } from './types.ts';
+import type { ExecHandle, ExecRequest, GroupSample, Runtime } from './types.ts';
 
 /**
  * The simulated runtime: nothing runs. The lifecycle plans each run by the exit-code convention

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../../util/log.ts';
 import type { LifecycleSettings } from '../lifecycle.ts';
+import type { LogRequest } from '../logs.ts';
 import type { GroupRecord } from '../model.ts';
 
 /**
@@ -29,19 +30,6 @@ export interface RuntimeHost {
   update(id: string, change: (g: GroupRecord, now: number) => void): void;
   /** The group finished terminating: its record is removed (DeleteContainerGroup's end). */
   remove(id: string): void;
-}
-
-export interface LogRequest {
-  /** The previous (terminated) run instead of the current one (DescribeContainerLog's LastTime). */
-  previous: boolean;
-  /** Last lines to return; already bounded by the API's limits. */
-  tail: number;
-  /** Lines stamped before this time (epoch ms) are left out. */
-  since?: number;
-  /** Byte limit of the answer; already bounded by the API's limits. */
-  limitBytes: number;
-  timestamps: boolean;
-  now: number;
 }
 
 export interface ExecRequest {

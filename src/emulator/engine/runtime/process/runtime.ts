@@ -12,13 +12,12 @@ import {
   observeWaiting,
   recordEvent,
 } from '../../lifecycle.ts';
-import { type LogLine, selectLines } from '../../logs.ts';
+import { type LogLine, type LogRequest, selectLines } from '../../logs.ts';
 import type { ContainerSpec, GroupRecord } from '../../model.ts';
 import type {
   ExecHandle,
   ExecRequest,
   GroupSample,
-  LogRequest,
   NetworkSample,
   Runtime,
   RuntimeHost,
