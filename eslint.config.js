@@ -14,4 +14,23 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The emulator's core is the only writer of its records: the OpenAPI surface and the admin API
+    // change the emulated cloud through the core's methods, never through the store or the journal.
+    files: ['src/emulator/openapi/**/*.ts', 'src/emulator/admin/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)engine/(store|journal)(\\.ts)?$',
+              message:
+                'Change the emulated cloud through EmulatorCore methods; only the core writes the store.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
+import { EmulatorAdminClient } from '../src/emulator/admin/client.ts';
 import { DEFAULT_ACCESS_KEY } from '../src/emulator/config.ts';
 import { type EciClient, sdkClient } from '../src/emulator/testing.ts';
 

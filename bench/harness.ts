@@ -12,7 +12,7 @@ import { clusterDown, clusterUp, type ClusterInfo } from '../src/cluster/control
 import { pickFreePorts } from '../src/cluster/ports.ts';
 import type { EmulatorConfigInput, RuntimeChoice } from '../src/emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../src/emulator/server.ts';
-import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
+import { EmulatorAdminClient } from '../src/emulator/admin/client.ts';
 import { createKubeClients, type KubeClients } from '../src/kube/client.ts';
 import { listAllPages, runWatchLoop } from '../src/kube/watch.ts';
 import { systemClock } from '../src/util/clock.ts';

@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { issueServingCert, type ClusterInfo } from '../src/cluster/controlplane.ts';
 import { pickFreePorts } from '../src/cluster/ports.ts';
-import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
+import { EmulatorAdminClient } from '../src/emulator/admin/client.ts';
 import { DEFAULT_QUOTAS } from '../src/emulator/config.ts';
 import type { KubeClients } from '../src/kube/client.ts';
 import { embeddedEmulatorUrl, startController } from './harness.ts';

@@ -20,9 +20,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { leftovers } from '../src/emulator/runtime/process/testing.ts';
-import { processSupport } from '../src/emulator/runtime/select.ts';
-import type { GroupRecord } from '../src/emulator/model.ts';
+import { leftovers } from '../src/emulator/engine/runtime/process/testing.ts';
+import { processSupport } from '../src/emulator/engine/runtime/select.ts';
+import type { GroupRecord } from '../src/emulator/engine/model.ts';
 import { type RunningEmulator, startEmulator } from '../src/emulator/server.ts';
 import { type EciClient, sdkClient } from '../src/emulator/testing.ts';
 
@@ -109,7 +109,7 @@ async function create(emu: RunningEmulator, eci: EciClient, name: string, image:
 }
 
 async function deleteAll(emu: RunningEmulator, eci: EciClient): Promise<number> {
-  const ids = [...emu.core.store.groups.keys()];
+  const ids = emu.core.listGroups().map((g) => g.id);
   const t0 = performance.now();
   for (let i = 0; i < ids.length; i += 50) {
     await Promise.all(
@@ -122,7 +122,7 @@ async function deleteAll(emu: RunningEmulator, eci: EciClient): Promise<number> 
         ),
     );
   }
-  while (emu.core.store.groups.size > 0) await sleep(50);
+  while (emu.core.listGroups().length > 0) await sleep(50);
   return (performance.now() - t0) / 1000;
 }
 
@@ -146,7 +146,7 @@ if (!values['skip-cold']) {
       }),
     );
     for (;;) {
-      const g = emu.core.store.groups.get(id.body.containerGroupId!);
+      const g = emu.core.findGroup(id.body.containerGroupId!);
       if (g?.status === 'Succeeded' || g?.status === 'Failed') break;
       await sleep(20);
     }
@@ -168,7 +168,7 @@ try {
   // Warm: both images built (and their package lists resolved) before measuring.
   for (const image of ['busybox', 'nginx'] as const) {
     const id = await create(emu, eci, `warm-${image}`, image);
-    while (!up(emu.core.store.groups.get(id))) await sleep(20);
+    while (!up(emu.core.findGroup(id))) await sleep(20);
   }
   await deleteAll(emu, eci);
   const latency: Record<string, { p50: number; p90: number; max: number }> = {};
@@ -177,7 +177,7 @@ try {
     for (let i = 0; i < SAMPLES; i++) {
       const t0 = performance.now();
       const id = await create(emu, eci, `lat-${image}-${i}`, image);
-      while (!up(emu.core.store.groups.get(id))) await sleep(2);
+      while (!up(emu.core.findGroup(id))) await sleep(2);
       ms.push(performance.now() - t0);
     }
     latency[image] = { p50: pct(ms, 0.5), p90: pct(ms, 0.9), max: Math.max(...ms) };
@@ -207,7 +207,7 @@ try {
   }
   let last = -1;
   for (;;) {
-    const running = [...emu.core.store.groups.values()].filter(up).length;
+    const running = emu.core.listGroups().filter(up).length;
     if (running !== last && running % 100 === 0)
       say(`  ${running}/${created} groups running after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     last = running;
@@ -219,7 +219,7 @@ try {
     await sleep(500);
   }
   const upSeconds = (performance.now() - t0) / 1000;
-  const running = [...emu.core.store.groups.values()].filter(up).length;
+  const running = emu.core.listGroups().filter(up).length;
   await sleep(3000);
   const availAfter = await memAvailable();
   const rt = emu.core.runtime.describe() as { instance: string; runtimeDir: string };

@@ -19,7 +19,7 @@ import { clusterDown, clusterUp, type ClusterInfo } from '../src/cluster/control
 import { clusterPkiFiles } from '../src/cluster/pki.ts';
 import { pickFreePorts } from '../src/cluster/ports.ts';
 import { startDetached } from '../src/cluster/processes.ts';
-import { EmulatorAdminClient } from '../src/emulator/admin-client.ts';
+import { EmulatorAdminClient } from '../src/emulator/admin/client.ts';
 import { startEmulator } from '../src/emulator/server.ts';
 import { createKubeClients, mergePatch as mergePatchOptions } from '../src/kube/client.ts';
 import { listAllPages, runWatchLoop } from '../src/kube/watch.ts';

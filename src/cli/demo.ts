@@ -245,7 +245,7 @@ export function registerDemoCommand(program: Command, env: Env): void {
  */
 async function demoRuntime(choice: RuntimeChoice): Promise<'process' | 'simulated'> {
   if (choice !== 'auto') return choice;
-  const { processSupport } = await import('../emulator/runtime/select.ts');
+  const { processSupport } = await import('../emulator/engine/runtime/select.ts');
   const support = await processSupport();
   if ('reason' in support) {
     process.stdout.write(

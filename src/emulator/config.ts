@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_QUOTAS_PER_MINUTE } from '../eci-api/quotas.ts';
+import { ECI_GROUP_STATUSES, type EciGroupStatus } from '../eci-api/statuses.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { parseCidr } from './network.ts';
 
@@ -11,19 +13,8 @@ import { parseCidr } from './network.ts';
  * AccessKey pair `LTAI-emulator` / `emulator-secret`, fast lifecycle timings and the documented quotas.
  */
 
-export const GROUP_STATUSES = [
-  'Scheduling',
-  'Pending',
-  'Running',
-  'Succeeded',
-  'Failed',
-  'Restarting',
-  'Updating',
-  'Terminating',
-  'Expired',
-  'ScheduleFailed',
-] as const;
-export type GroupStatus = (typeof GROUP_STATUSES)[number];
+export const GROUP_STATUSES = ECI_GROUP_STATUSES;
+export type GroupStatus = EciGroupStatus;
 
 /** States a stage can leave on a timer; the others change only by container activity or on demand. */
 export const TIMED_STATUSES = ['Scheduling', 'Pending', 'Restarting', 'Updating', 'Terminating'] as const;
@@ -74,26 +65,8 @@ export const DEFAULT_STAGES: Stage[] = [
   { from: 'Terminating', to: 'Deleted', delayMs: 200, events: [] },
 ];
 
-/** Per-account, per-action calls per minute, from the ECI quota documentation. */
-export const DEFAULT_QUOTAS: Record<string, number> = {
-  CreateContainerGroup: 1000,
-  CreateContainerGroupFromTemplate: 1000,
-  DeleteContainerGroup: 1000,
-  DescribeContainerGroups: 2000,
-  DescribeContainerGroupStatus: 2000,
-  DescribeContainerGroupEvents: 2000,
-  DescribeImageCaches: 2000,
-  ExportContainerGroupTemplate: 2000,
-  DescribeContainerGroupMetric: 2000,
-  DescribeMultiContainerGroupMetric: 500,
-  DescribeContainerLog: 500,
-  ExecContainerCommand: 500,
-  RestartContainerGroup: 500,
-  UpdateContainerGroup: 500,
-  UpdateContainerGroupByTemplate: 500,
-  CreateImageCache: 200,
-  DeleteImageCache: 200,
-};
+/** Per-account, per-action calls per minute, from the ECI quota documentation, by action name. */
+export const DEFAULT_QUOTAS: Readonly<Record<string, number>> = DEFAULT_QUOTAS_PER_MINUTE;
 
 /** Largest `Limit` each paged action accepts (the reference: 20 for lists, 200 for the status feed). */
 export const DEFAULT_PAGE_LIMITS: Record<string, { default: number; max: number }> = {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, it } from 'node:test';
-import { type ContainerGroupRecord, EmulatorAdminClient } from './admin-client.ts';
+import { type ContainerGroupRecord, EmulatorAdminClient } from './admin/client.ts';
 import { DEFAULT_ACCESS_KEY } from './config.ts';
 import { type EciClient, sdkClient } from './testing.ts';
 

@@ -42,39 +42,39 @@ export function cidrContains(outer: Cidr, inner: Cidr): boolean {
  */
 export class IpPool {
   readonly cidr: Cidr;
-  private readonly used = new Set<number>();
-  private cursor: number;
-  private readonly first: number;
-  private readonly last: number;
+  readonly #used = new Set<number>();
+  #cursor: number;
+  readonly #first: number;
+  readonly #last: number;
 
   constructor(cidr: Cidr) {
     this.cidr = cidr;
-    this.first = cidr.base + 3;
-    this.last = cidr.base + cidr.size - 2;
-    this.cursor = this.first;
+    this.#first = cidr.base + 3;
+    this.#last = cidr.base + cidr.size - 2;
+    this.#cursor = this.#first;
   }
 
   get capacity(): number {
-    return Math.max(0, this.last - this.first + 1);
+    return Math.max(0, this.#last - this.#first + 1);
   }
 
   get inUse(): number {
-    return this.used.size;
+    return this.#used.size;
   }
 
   contains(ip: string): boolean {
     const n = ipToNumber(ip);
-    return n !== null && n >= this.first && n <= this.last;
+    return n !== null && n >= this.#first && n <= this.#last;
   }
 
   /** Returns a free address, or null when the block is exhausted. */
   allocate(): string | null {
-    if (this.used.size >= this.capacity) return null;
+    if (this.#used.size >= this.capacity) return null;
     for (let i = 0; i < this.capacity; i++) {
-      const n = this.cursor;
-      this.cursor = this.cursor >= this.last ? this.first : this.cursor + 1;
-      if (!this.used.has(n)) {
-        this.used.add(n);
+      const n = this.#cursor;
+      this.#cursor = this.#cursor >= this.#last ? this.#first : this.#cursor + 1;
+      if (!this.#used.has(n)) {
+        this.#used.add(n);
         return numberToIp(n);
       }
     }
@@ -84,18 +84,18 @@ export class IpPool {
   /** Claims a specific address (a requested PrivateIpAddress, or one replayed from the journal). */
   claim(ip: string): boolean {
     const n = ipToNumber(ip);
-    if (n === null || n < this.first || n > this.last || this.used.has(n)) return false;
-    this.used.add(n);
+    if (n === null || n < this.#first || n > this.#last || this.#used.has(n)) return false;
+    this.#used.add(n);
     return true;
   }
 
   release(ip: string): void {
     const n = ipToNumber(ip);
-    if (n !== null) this.used.delete(n);
+    if (n !== null) this.#used.delete(n);
   }
 
   isUsed(ip: string): boolean {
     const n = ipToNumber(ip);
-    return n !== null && this.used.has(n);
+    return n !== null && this.#used.has(n);
   }
 }

@@ -10,19 +10,19 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import { createLogger, type Logger } from '../util/log.ts';
-import { ADMIN_PREFIX, AdminHandler } from './admin.ts';
-import { ApiHandler } from './api.ts';
+import { ADMIN_PREFIX, AdminHandler } from './admin/handler.ts';
+import { ApiHandler } from './openapi/api.ts';
 import {
   type EmulatorConfig,
   type EmulatorConfigInput,
   parseEmulatorConfig,
   type RuntimeChoice,
 } from './config.ts';
-import { EmulatorCore } from './core.ts';
-import { ExecServer } from './exec.ts';
-import { openRuntime } from './runtime/select.ts';
-import { cloudErrors } from './cloud-errors.ts';
-import { MAX_DRAIN_BYTES, MAX_HEADER_BYTES, rawErrorResponse } from './wire.ts';
+import { EmulatorCore } from './engine/core.ts';
+import { ExecServer } from './engine/exec.ts';
+import { openRuntime } from './engine/runtime/select.ts';
+import { cloudErrors } from './engine/cloud-errors.ts';
+import { MAX_DRAIN_BYTES, MAX_HEADER_BYTES, rawErrorResponse } from './openapi/wire.ts';
 
 /**
  * Starting and stopping the emulator, in-process (tests, the controller's `run`) or from the CLI.

@@ -2,6 +2,7 @@ import EciModule from '@alicloud/eci20180808';
 import * as $OpenApi from '@alicloud/openapi-client';
 import type { RuntimeOptions } from '@alicloud/tea-util';
 import { pino } from 'pino';
+import { rpcParams } from '../eci-api/rpc.ts';
 import type { EmulatorConfigInput } from './config.ts';
 import { type RunningEmulator, startEmulator, type StartEmulatorOptions } from './server.ts';
 
@@ -100,17 +101,7 @@ export async function callAction(
   query: Record<string, string>,
   opts: { version?: string } = {},
 ): Promise<Record<string, unknown>> {
-  const params = new $OpenApi.Params({
-    action,
-    version: opts.version ?? '2018-08-08',
-    protocol: 'HTTPS',
-    pathname: '/',
-    method: 'POST',
-    authType: 'AK',
-    style: 'RPC',
-    reqBodyType: 'formData',
-    bodyType: 'json',
-  });
+  const params = rpcParams(action, { protocol: 'HTTPS', version: opts.version });
   const res = await client.callApi(params, new $OpenApi.OpenApiRequest({ query }), {} as RuntimeOptions);
   return res.body as Record<string, unknown>;
 }

@@ -5,9 +5,9 @@ import { describe, test } from 'node:test';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { instanceFor } from '../../src/emulator/runtime/process/instance.ts';
-import { leftovers, processRuntimeSkip } from '../../src/emulator/runtime/process/testing.ts';
-import { processSupport } from '../../src/emulator/runtime/select.ts';
+import { instanceFor } from '../../src/emulator/engine/runtime/process/instance.ts';
+import { leftovers, processRuntimeSkip } from '../../src/emulator/engine/runtime/process/testing.ts';
+import { processSupport } from '../../src/emulator/engine/runtime/select.ts';
 import { testClusterName } from '../support/cluster-name.ts';
 
 /**

@@ -60,11 +60,13 @@ async function leaderOf(replicas: Replica[]): Promise<Replica> {
 
 /** Times (epoch ms, from the log) at which a replica wrote a pod status. */
 function statusWrites(r: Replica): number[] {
-  return r.proc.output
-    .split('\n')
-    .filter((l) => l.includes('"pod status patched"'))
-    // The log's time is ISO-8601 (an epoch number in older logs): either way a Date reads it.
-    .map((l) => new Date((JSON.parse(l) as { time: string | number }).time).getTime());
+  return (
+    r.proc.output
+      .split('\n')
+      .filter((l) => l.includes('"pod status patched"'))
+      // The log's time is ISO-8601 (an epoch number in older logs): either way a Date reads it.
+      .map((l) => new Date((JSON.parse(l) as { time: string | number }).time).getTime())
+  );
 }
 
 async function createPods(prefix: string, n: number): Promise<void> {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { EmulatorAdminClient } from '../../src/emulator/admin-client.ts';
+import { EmulatorAdminClient } from '../../src/emulator/admin/client.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.ts';
 import { placementOn } from '../support/apply.ts';
 import { ControllerProcess } from '../support/controller.ts';

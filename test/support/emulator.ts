@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { EmulatorAdminClient } from '../../src/emulator/admin-client.ts';
+import { EmulatorAdminClient } from '../../src/emulator/admin/client.ts';
 import type { EmulatorConfigInput, RuntimeChoice } from '../../src/emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.ts';
 import { createLogger } from '../../src/util/log.ts';

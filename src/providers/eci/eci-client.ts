@@ -8,35 +8,11 @@ import type { Logger } from '../../util/log.ts';
 import { TokenBucket } from '../../util/token-bucket.ts';
 import type { SdkCredential } from '../../config/credential-chain.ts';
 import { EciApiError, toEciApiError } from './eci-errors.ts';
+import { DEFAULT_QUOTAS_PER_MINUTE, type EciAction } from '../../eci-api/quotas.ts';
+import { rpcParams } from '../../eci-api/rpc.ts';
 
 const SdkClient = EciSdk.default;
 type Sdk = InstanceType<typeof SdkClient>;
-
-/**
- * Per-minute account quotas of the ECI OpenAPI (documented defaults). The client spreads its calls to
- * stay under them instead of learning them from `Throttling` answers.
- */
-export const DEFAULT_QUOTAS_PER_MINUTE = {
-  CreateContainerGroup: 1000,
-  DeleteContainerGroup: 1000,
-  DescribeContainerGroups: 2000,
-  DescribeContainerGroupStatus: 2000,
-  DescribeContainerGroupEvents: 2000,
-  UpdateContainerGroup: 500,
-  RestartContainerGroup: 500,
-  DescribeContainerLog: 500,
-  ExecContainerCommand: 500,
-  DescribeContainerGroupMetric: 2000,
-  DescribeMultiContainerGroupMetric: 500,
-  CreateImageCache: 200,
-  DescribeImageCaches: 2000,
-  DeleteImageCache: 200,
-  ExportContainerGroupTemplate: 2000,
-  CreateContainerGroupFromTemplate: 1000,
-  UpdateContainerGroupByTemplate: 500,
-} as const;
-
-export type EciAction = keyof typeof DEFAULT_QUOTAS_PER_MINUTE;
 
 export interface EciCredentials {
   accessKeyId: string;
@@ -354,17 +330,7 @@ export class EciClient {
     query: Record<string, string>,
     runtime: $Util.RuntimeOptions,
   ): Promise<Record<string, unknown>> {
-    const params = new $OpenApi.Params({
-      action,
-      version: '2018-08-08',
-      protocol: this.#o.protocol ?? 'https',
-      pathname: '/',
-      method: 'POST',
-      authType: 'AK',
-      style: 'RPC',
-      reqBodyType: 'formData',
-      bodyType: 'json',
-    });
+    const params = rpcParams(action, { protocol: this.#o.protocol ?? 'https' });
     const res = await this.#sdk.callApi(
       params,
       new $OpenApi.OpenApiRequest({ query: { RegionId: this.regionId, ...query } }),
@@ -453,17 +419,7 @@ export class EciClient {
     query: Record<string, string>,
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
-    const params = new $OpenApi.Params({
-      action,
-      version: '2018-08-08',
-      protocol: this.#o.protocol ?? 'https',
-      pathname: '/',
-      method: 'POST',
-      authType: 'AK',
-      style: 'RPC',
-      reqBodyType: 'formData',
-      bodyType: 'json',
-    });
+    const params = rpcParams(action, { protocol: this.#o.protocol ?? 'https' });
     signal?.throwIfAborted();
     try {
       const res = await this.#sdk.callApi(

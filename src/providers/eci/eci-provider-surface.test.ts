@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as $Eci from '@alicloud/eci20180808';
 import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { EmulatorAdminClient } from '../../emulator/admin-client.ts';
+import { EmulatorAdminClient } from '../../emulator/admin/client.ts';
 import type { RunningEmulator } from '../../emulator/server.ts';
 import { startTestEmulator } from '../../emulator/testing.ts';
 import { systemClock } from '../../util/clock.ts';

@@ -2,7 +2,7 @@ import * as $Eci from '@alicloud/eci20180808';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { EmulatorAdminClient } from '../../emulator/admin-client.ts';
+import { EmulatorAdminClient } from '../../emulator/admin/client.ts';
 import type { RunningEmulator } from '../../emulator/server.ts';
 import { eventually, startTestEmulator } from '../../emulator/testing.ts';
 import { systemClock } from '../../util/clock.ts';

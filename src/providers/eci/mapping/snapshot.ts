@@ -4,22 +4,10 @@ import {
 } from '@alicloud/eci20180808';
 
 /**
- * ECI container-group statuses (DescribeContainerGroups reference). Any other string is carried as
- * is and treated as unknown, so a status ECI adds later degrades instead of crashing.
+ * Any status outside ECI_GROUP_STATUSES is carried as is and treated as unknown, so a status ECI adds
+ * later degrades instead of crashing.
  */
-export const ECI_GROUP_STATUSES = [
-  'Pending',
-  'Scheduling',
-  'Running',
-  'Succeeded',
-  'Failed',
-  'Restarting',
-  'Updating',
-  'Terminating',
-  'Expired',
-  'ScheduleFailed',
-] as const;
-export type EciGroupStatus = (typeof ECI_GROUP_STATUSES)[number];
+export { ECI_GROUP_STATUSES, type EciGroupStatus } from '../../../eci-api/statuses.ts';
 
 export type ContainerStateSnapshot =
   | { readonly kind: 'waiting'; readonly reason?: string; readonly message?: string }
