@@ -24,7 +24,7 @@ import { leftovers } from '../src/emulator/runtime/process/testing.ts';
 import { processSupport } from '../src/emulator/runtime/select.ts';
 import type { GroupRecord } from '../src/emulator/model.ts';
 import { type RunningEmulator, startEmulator } from '../src/emulator/server.ts';
-import { type EciClient, sdkClient } from '../src/emulator/testing.ts';
+import { type EciClient, sdkClient } from '../test/support/emulator-sdk.ts';
 
 const { values } = parseArgs({
   options: {

@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EmulatorAdminClient, EmulatorAdminError } from './admin-client.ts';
 import type { RunningEmulator } from './server.ts';
-import { callAction, type EciClient, eventually, sdkClient, sdkError, startTestEmulator } from './testing.ts';
+import {
+  callAction,
+  type EciClient,
+  eventually,
+  sdkClient,
+  sdkError,
+  startTestEmulator,
+} from '../../test/support/emulator-sdk.ts';
 
 /**
  * The emulator through the official SDK, continued: jobs and restart policies, Update/Restart, logs,

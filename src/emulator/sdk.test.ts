@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EmulatorAdminClient } from './admin-client.ts';
 import type { RunningEmulator } from './server.ts';
-import { callAction, type EciClient, eventually, sdkClient, sdkError, startTestEmulator } from './testing.ts';
+import {
+  callAction,
+  type EciClient,
+  eventually,
+  sdkClient,
+  sdkError,
+  startTestEmulator,
+} from '../../test/support/emulator-sdk.ts';
 
 /**
  * The emulator through the unmodified official SDK: authentication and the wire's error shapes,

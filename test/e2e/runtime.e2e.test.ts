@@ -2,7 +2,7 @@ import * as $Eci from '@alicloud/eci20180808';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { sdkClient, type EciClient } from '../../src/emulator/testing.ts';
+import { sdkClient, type EciClient } from '../support/emulator-sdk.ts';
 import { leftovers, processRuntimeSkip } from '../../src/emulator/runtime/process/testing.ts';
 import { processSupport } from '../../src/emulator/runtime/select.ts';
 import { kubectlApply, placementOn } from '../support/apply.ts';

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { EmulatorAdminClient } from '../../admin-client.ts';
 import type { RunningEmulator } from '../../server.ts';
 import { startEmulator } from '../../server.ts';
-import { type EciClient, eventually, sdkClient } from '../../testing.ts';
+import { type EciClient, eventually, sdkClient } from '../../../../test/support/emulator-sdk.ts';
 import { processSupport } from '../select.ts';
 import { leftovers, type Leftovers, processRuntimeSkip } from './testing.ts';
 
