@@ -6,7 +6,7 @@ import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
 import { pathExists } from './fs.ts';
 import { clusterPaths } from './state.ts';
 
