@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
 import {
-  createCa as createCaCert,
+  createCa,
   issueCertificate,
   loadIssuer,
   newKeyPair,
@@ -113,7 +113,7 @@ export async function ensureClusterPki(pkiDir: string, clusterName: string): Pro
   await mkdir(pkiDir, { recursive: true, mode: 0o700 });
   // Certificates signed by a CA that is gone are useless: a new CA means reissuing every leaf.
   const newCa = !(await pairExists(files.ca));
-  if (newCa) await createCa(files.ca, `eci-virtual-node-ca-${clusterName}`);
+  if (newCa) await writeCa(files.ca, `eci-virtual-node-ca-${clusterName}`);
   const sa = files.serviceAccount;
   const work: Promise<void>[] = [];
   if (!(await pathExists(sa.privateKey)) || !(await pathExists(sa.publicKey))) {
@@ -125,7 +125,7 @@ export async function ensureClusterPki(pkiDir: string, clusterName: string): Pro
   }
   const fp = files.frontProxy;
   const newFrontProxyCa = !(await pairExists(fp.ca));
-  if (newFrontProxyCa) await createCa(fp.ca, `eci-virtual-node-front-proxy-ca-${clusterName}`);
+  if (newFrontProxyCa) await writeCa(fp.ca, `eci-virtual-node-front-proxy-ca-${clusterName}`);
   if (newFrontProxyCa || !(await pairExists(fp.client)))
     work.push(issueLeaf(fp.ca, fp.client, FRONT_PROXY_CLIENT));
   await Promise.all(work);
@@ -191,9 +191,9 @@ function validity(days: number) {
   return { notBefore: new Date(now - 3_600_000), notAfter: new Date(now + days * DAY) };
 }
 
-async function createCa(ca: CertFiles, cn: string): Promise<void> {
+async function writeCa(ca: CertFiles, cn: string): Promise<void> {
   const key = await newKeyPair();
-  const cert = await createCaCert({ subject: { cn }, keys: key.keys, ...validity(CA_DAYS) });
+  const cert = await createCa({ subject: { cn }, keys: key.keys, ...validity(CA_DAYS) });
   await writeKey(ca.key, key.privateKeyPem);
   await writeFile(ca.cert, toPem(cert));
 }
