@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EmulatorAdminClient } from '../src/emulator/admin/client.ts';
 import { DEFAULT_ACCESS_KEY } from '../src/emulator/config.ts';
-import { type EciClient, sdkClient } from '../src/emulator/testing.ts';
+import { type EciClient, sdkClient } from '../test/support/emulator-sdk.ts';
 
 const { values } = parseArgs({
   options: {

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { clusterDown } from '../src/cluster/controlplane.ts';
+import { clusterDown } from '../dev/cluster/controlplane.ts';
 import { createKubeClients } from '../src/kube/client.ts';
 import {
   apiserverMetrics,

@@ -20,11 +20,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { leftovers } from '../src/emulator/engine/runtime/process/testing.ts';
+import { leftovers } from '../test/support/process-runtime.ts';
 import { processSupport } from '../src/emulator/engine/runtime/select.ts';
 import type { GroupRecord } from '../src/emulator/engine/model.ts';
 import { type RunningEmulator, startEmulator } from '../src/emulator/server.ts';
-import { type EciClient, sdkClient } from '../src/emulator/testing.ts';
+import { type EciClient, sdkClient } from '../test/support/emulator-sdk.ts';
 
 const { values } = parseArgs({
   options: {

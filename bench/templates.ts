@@ -19,7 +19,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startEmulator } from '../src/emulator/server.ts';
 import { EciClient } from '../src/providers/eci/eci-client.ts';
-import { configMap, container, ctx, pod, refs } from '../src/providers/eci/mapping/fixtures.ts';
+import { configMap, container, ctx, pod, refs } from '../test/support/eci-mapping-fixtures.ts';
 import { podToCreateRequest, podUpdateToRequest } from '../src/providers/eci/mapping/index.ts';
 import { systemClock } from '../src/util/clock.ts';
 import { pct } from './harness.ts';

@@ -100,7 +100,7 @@ test('the README environment table lists every variable the code reads, and no o
     ),
   );
   const read = new Set<string>(Object.values(RUN_ENV));
-  for (const dir of ['src', 'bin']) {
+  for (const dir of ['src', 'dev', 'bin']) {
     for (const e of await readdir(path.join(root, dir), { recursive: true, withFileTypes: true })) {
       if (!e.isFile() || !/\.(ts|js)$/.test(e.name) || e.name.endsWith('.test.ts')) continue;
       const text = await readFile(path.join(e.parentPath, e.name), 'utf8');

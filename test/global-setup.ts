@@ -3,7 +3,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { clusterDown, clusterStatus, clusterUp } from '../src/cluster/controlplane.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../dev/cluster/controlplane.ts';
 import { DEFAULT_ACCESS_KEY } from '../src/emulator/config.ts';
 import { findSecrets } from './support/secret-scan.ts';
 import { testClusterName } from './support/cluster-name.ts';

@@ -1,15 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import {
-  clusterDown,
-  clusterKubeconfig,
-  clusterStatus,
-  clusterUp,
-  DEFAULT_CLUSTER_NAME,
-  DEFAULT_NODE_MONITOR_GRACE_PERIOD,
-  type ClusterStatus,
-} from '../cluster/controlplane.ts';
+import type { ClusterStatus } from '../../dev/cluster/controlplane.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { localControlPlane } from './local-cluster.ts';
+
+// The defaults dev/cluster/controlplane.ts applies, for the help text (that module is loaded only when a
+// subcommand runs; dev/cluster/controlplane.test.ts keeps these equal to its own).
+const DEFAULT_CLUSTER_NAME = 'default';
+const DEFAULT_NODE_MONITOR_GRACE_PERIOD = '40s';
 
 interface CommonOptions {
   name: string;
@@ -64,6 +62,7 @@ export function registerClusterCommand(program: Command): void {
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
+        const { clusterUp } = await localControlPlane();
         const info = await clusterUp({
           name: o.name,
           stateDir: o.stateDir,
@@ -98,6 +97,7 @@ export function registerClusterCommand(program: Command): void {
   )
     .option('--purge', 'also delete the state directory (etcd data, certificates, logs)')
     .action(async (o: CommonOptions & { purge?: boolean }) => {
+      const { clusterDown } = await localControlPlane();
       await clusterDown({ name: o.name, stateDir: o.stateDir, purge: o.purge });
     });
 
@@ -108,6 +108,7 @@ export function registerClusterCommand(program: Command): void {
   )
     .option('--json', 'print the status as JSON')
     .action(async (o: CommonOptions & { json?: boolean }) => {
+      const { clusterStatus } = await localControlPlane();
       const status = await clusterStatus({ name: o.name, stateDir: o.stateDir });
       process.stdout.write(o.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
       if (!status.running) {
@@ -124,6 +125,7 @@ export function registerClusterCommand(program: Command): void {
   withCommonOptions(cluster.command('kubeconfig').description("Print the admin kubeconfig's path"))
     .option('--print', 'print its content instead (it references key files by path; no key is printed)')
     .action(async (o: CommonOptions & { print?: boolean }) => {
+      const { clusterKubeconfig } = await localControlPlane();
       const { path, running } = await clusterKubeconfig({ name: o.name, stateDir: o.stateDir });
       if (!running) process.stderr.write(`[cluster ${o.name}] warning: the cluster is not running\n`);
       process.stdout.write(o.print ? await readFile(path, 'utf8') : `${path}\n`);

@@ -7,8 +7,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { clusterDown, clusterUp } from '../cluster/controlplane.ts';
-import { requirePrerequisites } from '../cluster/prerequisites.ts';
 import { defaultNodeIp } from '../config/node-options.ts';
 import { defaultEmulatorStateDir } from '../app/run-config.ts';
 import { checkReachable, loadKubeConfig } from '../kube/client.ts';
@@ -16,6 +14,7 @@ import type { Env } from '../app/run-config.ts';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
 import type { RuntimeChoice } from '../emulator/config.ts';
 import { EMULATOR_RUNTIME_HELP, parseRuntimeChoice } from './emulator-runtime-flag.ts';
+import { localControlPlane, localPrerequisites } from './local-cluster.ts';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/eci-virtual-node.js', import.meta.url));
@@ -55,6 +54,8 @@ export function registerDemoCommand(program: Command, env: Env): void {
     .action(async (flags: DemoFlags) => {
       const step = (s: string) => process.stdout.write(`\n==> ${s}\n`);
       const CLUSTER = { name: flags.clusterName };
+      const { requirePrerequisites } = await localPrerequisites();
+      const { clusterDown, clusterUp } = await localControlPlane();
       // Every prerequisite first: nothing is built or started when one is missing.
       await requirePrerequisites({
         env: process.env,

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { hasCode, ErrorCodes } from '../util/errors.ts';
 import { DEFAULT_REGION, loadEmulatorConfigFile, parseEmulatorConfig, quotaFor } from './config.ts';
-import { sdkClient, startTestEmulator } from './testing.ts';
+import { sdkClient, startTestEmulator } from '../../test/support/emulator-sdk.ts';
 
 const dirs: string[] = [];
 after(async () => {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, it } from 'node:test';
 import { type ContainerGroupRecord, EmulatorAdminClient } from './admin/client.ts';
 import { DEFAULT_ACCESS_KEY } from './config.ts';
-import { type EciClient, sdkClient } from './testing.ts';
+import { type EciClient, sdkClient } from '../../test/support/emulator-sdk.ts';
 
 /**
  * Durability under kill -9: the emulator runs as its own process (the CLI), is killed while 200

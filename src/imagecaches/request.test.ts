@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Secret } from '@kubernetes/client-node';
-import { wireQuery } from '../providers/eci/mapping/fixtures.ts';
+import { wireQuery } from '../../test/support/eci-mapping-fixtures.ts';
 import { buildCreateRequest, cacheName, specHash } from './request.ts';
 import { parseSpec, type ImageCacheObject } from './resource.ts';
 

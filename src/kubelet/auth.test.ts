@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { FakeClock } from '../util/fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import {
   KubeletAuth,
   subresourcesFor,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { START_CURSOR, stampMillis } from '../providers/log-cursor.ts';
 import type { LogLine } from '../providers/provider.ts';
-import { FakeClock } from '../util/fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import { LogFollowHub, type FollowSource } from './log-follow.ts';
 
 const log = pino({ level: 'silent' });

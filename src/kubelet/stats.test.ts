@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { PodUsage } from '../providers/provider.ts';
-import { FakeClock } from '../util/fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import { NodeCpuCounter, UsageReader } from './stats.ts';
 
 const usage = (uid: string, cpuNs: number, startTime = 1): PodUsage => ({

@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkQueue } from './work-queue.ts';
-import { FakeClock } from '../util/fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import { systemClock } from '../util/clock.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenBucket } from './token-bucket.ts';
-import { FakeClock } from './fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 
 test('a full bucket serves its burst at once, then one token per 1/rate seconds', async () => {
   const clock = new FakeClock();

@@ -1,36 +1,17 @@
-// The webhook's serving certificate: made in-process, kept where every replica finds it, re-issued
-// before it expires.
-//
-// Why an npm X.509 library (@peculiar/x509): Node's crypto generates keys and parses/verifies
-// certificates but has no API to issue one, and this runs inside the controller's container, where
-// the `openssl` CLI the local control plane uses (src/cluster/pki.ts) is not guaranteed to exist.
-// @peculiar/x509 signs through WebCrypto, so keys come from Node's own (async, thread-pool) crypto.
-// It resolves its dependency injection through tsyringe, which needs the Reflect metadata polyfill
-// loaded first — hence the import order below.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import {
-  createPrivateKey,
-  generateKeyPair,
-  randomBytes,
-  X509Certificate,
-  type KeyObject,
-  type webcrypto,
-} from 'node:crypto';
+// The webhook's serving certificate: made in-process (src/util/x509.ts), kept where every replica
+// finds it, re-issued before it expires.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { promisify } from 'node:util';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { isConflict, isNotFound } from '../kube/client.ts';
 import { ErrorCodes, ProductError, describeError } from '../util/errors.ts';
+import { createCa, issueCertificate, newKeyPair, toPem } from '../util/x509.ts';
 
 const DAY = 86_400_000;
 export const DEFAULT_VALIDITY_MS = 365 * DAY;
 export const DEFAULT_RENEW_BEFORE_MS = 30 * DAY;
 /** Certificates start an hour in the past so an API server whose clock lags a little accepts them. */
 const BACKDATE_MS = 3_600_000;
-
-const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 /** PEM texts: what is served, and the CA bundle the API server must trust to call us. */
 export interface TlsMaterial {
@@ -49,25 +30,6 @@ export interface IssueOptions {
   previous?: TlsMaterial;
 }
 
-const generateEcKeyPair = promisify(generateKeyPair);
-
-async function newKeyPair(): Promise<{ keyObject: KeyObject; keys: webcrypto.CryptoKeyPair }> {
-  const { publicKey, privateKey } = await generateEcKeyPair('ec', { namedCurve: 'prime256v1' });
-  return {
-    keyObject: privateKey,
-    keys: {
-      publicKey: publicKey.toCryptoKey(EC, true, ['verify']),
-      privateKey: privateKey.toCryptoKey(EC, false, ['sign']),
-    },
-  };
-}
-
-const serial = () => {
-  const b = randomBytes(16);
-  b[0] = (b[0] as number) & 0x7f; // positive, as RFC 5280 requires
-  return b.toString('hex');
-};
-
 /**
  * A fresh CA and a serving certificate it signs for `dnsNames` and `ips`. Each rotation makes a new
  * CA, so the CA's private key is used once and never stored anywhere.
@@ -83,46 +45,27 @@ export async function issueServingCertificate(o: IssueOptions): Promise<TlsMater
   const notBefore = new Date(o.now - BACKDATE_MS);
   const notAfter = new Date(o.now + (o.validityMs ?? DEFAULT_VALIDITY_MS));
   const [ca, leaf] = await Promise.all([newKeyPair(), newKeyPair()]);
-  const caName = `CN=eci-virtual-node-webhook-ca-${new Date(o.now).toISOString().slice(0, 10)}`;
-  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: caName,
-    notBefore,
-    notAfter,
-    signingAlgorithm: SIGNING,
+  const caCert = await createCa({
+    subject: { cn: `eci-virtual-node-webhook-ca-${new Date(o.now).toISOString().slice(0, 10)}` },
     keys: ca.keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(ca.keys.publicKey),
-    ],
-  });
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: `CN=${o.dnsNames[0] ?? o.ips[0]}`,
-    issuer: caCert.subject,
     notBefore,
     notAfter,
-    signingAlgorithm: SIGNING,
+  });
+  const cert = await issueCertificate({
+    subject: { cn: o.dnsNames[0] ?? o.ips[0] ?? '' },
     publicKey: leaf.keys.publicKey,
-    signingKey: ca.keys.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        ...o.dnsNames.map((value) => ({ type: 'dns' as const, value })),
-        ...o.ips.map((value) => ({ type: 'ip' as const, value })),
-      ]),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
-      await x509.SubjectKeyIdentifierExtension.create(leaf.keys.publicKey),
-    ],
+    issuer: { cert: caCert, privateKey: ca.keys.privateKey },
+    usages: ['server'],
+    dnsNames: o.dnsNames,
+    ips: o.ips,
+    notBefore,
+    notAfter,
   });
   const keep = o.previous ? issuerOf(o.previous, o.now) : undefined;
   return {
-    certPem: pem(cert.toString('pem')),
-    keyPem: leaf.keyObject.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    caBundlePem: pem(caCert.toString('pem')) + (keep ? pem(keep.toString()) : ''),
+    certPem: toPem(cert),
+    keyPem: leaf.privateKeyPem,
+    caBundlePem: toPem(caCert) + (keep ? pem(keep.toString()) : ''),
   };
 }
 

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { systemClock } from '../util/clock.ts';
-import { FakeClock } from '../util/fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import { ErrorCodes, hasCode } from '../util/errors.ts';
 import { MemoryCertStore, splitPem } from './certs.ts';
 import { EMPTY_PROFILE, type JsonPatchOp, type RoutingProfile } from './decide.ts';

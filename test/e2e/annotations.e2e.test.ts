@@ -11,7 +11,7 @@ import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
 import { groupIdOf, waitPod, waitReason, waitRunning } from '../support/pods.ts';
 import { waitFor } from '../support/wait.ts';
-import { sdkClient } from '../../src/emulator/testing.ts';
+import { sdkClient } from '../support/emulator-sdk.ts';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { clusterDown, clusterUp } from '../../src/cluster/controlplane.ts';
+import { clusterDown, clusterUp } from '../../dev/cluster/controlplane.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { CHART, helm } from '../support/helm.ts';
 import { buildImage, unpackImage } from '../support/image.ts';

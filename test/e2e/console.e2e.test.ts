@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as $Eci from '@alicloud/eci20180808';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { sdkClient, type EciClient } from '../../src/emulator/testing.ts';
+import { sdkClient, type EciClient } from '../support/emulator-sdk.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.ts';
 import { createLogger } from '../../src/util/log.ts';
 

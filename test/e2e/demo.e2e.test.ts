@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { instanceFor } from '../../src/emulator/engine/runtime/process/instance.ts';
-import { leftovers, processRuntimeSkip } from '../../src/emulator/engine/runtime/process/testing.ts';
+import { leftovers, processRuntimeSkip } from '../support/process-runtime.ts';
 import { processSupport } from '../../src/emulator/engine/runtime/select.ts';
 import { testClusterName } from '../support/cluster-name.ts';
 

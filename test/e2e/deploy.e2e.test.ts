@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CoreV1Event, V1Container, V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
-import { issueServingCert } from '../../src/cluster/controlplane.ts';
+import { issueServingCert } from '../../dev/cluster/controlplane.ts';
 import { parseAllDocuments } from 'yaml';
 import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { CoreV1Event } from '@kubernetes/client-node';
-import { clusterDown, clusterUp } from '../../src/cluster/controlplane.ts';
+import { clusterDown, clusterUp } from '../../dev/cluster/controlplane.ts';
 import { testClusterName } from '../support/cluster-name.ts';
 import { kubectlApply, placementOn } from '../support/apply.ts';
 import { ControllerProcess } from '../support/controller.ts';

@@ -7,7 +7,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -22,6 +22,7 @@ import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor, testKubeconfig } from '../support/kubectl.ts';
 import { waitPod, waitRunning } from '../support/pods.ts';
 import { waitFor } from '../support/wait.ts';
+import { createCa, issueCertificate, loadIssuer, newKeyPair, toPem } from '../../src/util/x509.ts';
 
 const NODE = 'vk-e2e-kubelet';
 const NS = 'e2e-kubelet';
@@ -593,35 +594,24 @@ describe('the kubelet API: logs, exec, attach, port-forward, top', { timeout: 1_
       await rm(tmp, { recursive: true, force: true });
     });
 
-    const openssl = (...args: string[]) => run('openssl', args, { cwd: tmp });
+    /** Valid from an hour ago for a day: long enough for this test, useless afterwards. */
+    const oneDay = () => ({
+      notBefore: new Date(Date.now() - 3_600_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+    });
 
     /** A client certificate for `cn`, signed by the CA given (the cluster's, or a stranger's). */
     async function clientCert(cn: string, caCert: string, caKey: string) {
-      const key = path.join(tmp, `${cn}.key`);
-      const crt = path.join(tmp, `${cn}.crt`);
-      await openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key);
-      await openssl(
-        'req',
-        '-x509',
-        '-new',
-        '-config',
-        '/dev/null',
-        '-key',
-        key,
-        '-CA',
-        caCert,
-        '-CAkey',
-        caKey,
-        '-subj',
-        `/CN=${cn}`,
-        '-days',
-        '1',
-        '-addext',
-        'extendedKeyUsage=clientAuth',
-        '-out',
-        crt,
-      );
-      return { cert: await readFile(crt), key: await readFile(key) };
+      const issuer = loadIssuer(await readFile(caCert, 'utf8'), await readFile(caKey, 'utf8'));
+      const key = await newKeyPair();
+      const cert = await issueCertificate({
+        subject: { cn },
+        publicKey: key.keys.publicKey,
+        issuer,
+        usages: ['client'],
+        ...oneDay(),
+      });
+      return { cert: Buffer.from(toPem(cert)), key: Buffer.from(key.privateKeyPem) };
     }
 
     /** One request to the kubelet API: status code (101 for an accepted upgrade). */
@@ -667,34 +657,14 @@ describe('the kubelet API: logs, exec, attach, port-forward, top', { timeout: 1_
     test('refused with the right status, and the API server’s own certificate allowed', async () => {
       const exec = `/exec/${NS}/app/app?command=true&output=1`;
       const stranger = path.join(tmp, 'stranger');
-      await openssl(
-        'genpkey',
-        '-algorithm',
-        'EC',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-out',
-        `${stranger}.key`,
-      );
-      await openssl(
-        'req',
-        '-x509',
-        '-new',
-        '-config',
-        '/dev/null',
-        '-key',
-        `${stranger}.key`,
-        '-subj',
-        '/CN=stranger-ca',
-        '-days',
-        '1',
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=critical,keyCertSign',
-        '-out',
-        `${stranger}.crt`,
-      );
+      const strangerKey = await newKeyPair();
+      const strangerCa = await createCa({
+        subject: { cn: 'stranger-ca' },
+        keys: strangerKey.keys,
+        ...oneDay(),
+      });
+      await writeFile(`${stranger}.key`, strangerKey.privateKeyPem, { mode: 0o600 });
+      await writeFile(`${stranger}.crt`, toPem(strangerCa));
       const fromStranger = await clientCert('system:masters-wannabe', `${stranger}.crt`, `${stranger}.key`);
       const nobody = await clientCert('e2e-nobody', caFile, path.join(pkiDir, 'ca.key'));
       const apiserver = {

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
-import { clusterDown, clusterUp } from '../../src/cluster/controlplane.ts';
+import { clusterDown, clusterUp } from '../../dev/cluster/controlplane.ts';
 import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor } from '../support/kubectl.ts';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
-import { clusterDown, clusterUp } from '../../src/cluster/controlplane.ts';
+import { clusterDown, clusterUp } from '../../dev/cluster/controlplane.ts';
 import { ControllerProcess } from '../support/controller.ts';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.ts';
 import { kubectlFor } from '../support/kubectl.ts';

@@ -4,7 +4,13 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { EmulatorAdminClient } from '../admin/client.ts';
 import { matchCount, normalizeImage } from './image-caches.ts';
 import type { RunningEmulator } from '../server.ts';
-import { type EciClient, eventually, sdkClient, sdkError, startTestEmulator } from '../testing.ts';
+import {
+  type EciClient,
+  eventually,
+  sdkClient,
+  sdkError,
+  startTestEmulator,
+} from '../../../test/support/emulator-sdk.ts';
 
 /**
  * Image caches as the cloud makes them (build time, progress, stock, retention, matching on create),

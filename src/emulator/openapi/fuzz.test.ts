@@ -5,7 +5,12 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { ACTIONS } from './actions/index.ts';
 import type { RunningEmulator } from '../server.ts';
-import { callAction, type EciClient, sdkClient, startTestEmulator } from '../testing.ts';
+import {
+  callAction,
+  type EciClient,
+  sdkClient,
+  startTestEmulator,
+} from '../../../test/support/emulator-sdk.ts';
 
 /**
  * Malformed requests, generated from a seed, against a running emulator: correctly signed ones with

@@ -10,7 +10,13 @@ import {
   percentEncode,
   sha256Hex,
 } from './signature.ts';
-import { callAction, type EciClient, sdkClient, sdkError, startTestEmulator } from '../testing.ts';
+import {
+  callAction,
+  type EciClient,
+  sdkClient,
+  sdkError,
+  startTestEmulator,
+} from '../../../test/support/emulator-sdk.ts';
 
 /**
  * Hostile and malformed requests against a running emulator: each case here once broke it (a polluted

@@ -13,7 +13,7 @@ import {
   sdkClient,
   sdkError,
   startTestEmulator,
-} from '../testing.ts';
+} from '../../../test/support/emulator-sdk.ts';
 
 /**
  * The emulator through the official SDK, continued: jobs and restart policies, Update/Restart, logs,

@@ -10,7 +10,7 @@ import {
   sdkClient,
   sdkError,
   startTestEmulator,
-} from '../testing.ts';
+} from '../../../test/support/emulator-sdk.ts';
 
 /**
  * The emulator through the unmodified official SDK: authentication and the wire's error shapes,

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { EmulatorAdminClient } from '../../emulator/admin/client.ts';
 import type { RunningEmulator } from '../../emulator/server.ts';
-import { startTestEmulator } from '../../emulator/testing.ts';
+import { startTestEmulator } from '../../../test/support/emulator-sdk.ts';
 import type { Clock } from '../../util/clock.ts';
 import { EciClient } from './eci-client.ts';
 import { EciApiError } from './eci-errors.ts';

@@ -3,12 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { RunningEmulator } from '../../emulator/server.ts';
-import { startTestEmulator } from '../../emulator/testing.ts';
+import { startTestEmulator } from '../../../test/support/emulator-sdk.ts';
 import { systemClock } from '../../util/clock.ts';
 import type { PodInputs } from '../provider.ts';
 import { EciClient } from './eci-client.ts';
 import { EciProvider } from './eci-provider.ts';
-import { pod, refs } from './mapping/fixtures.ts';
+import { pod, refs } from '../../../test/support/eci-mapping-fixtures.ts';
 
 /** The ECI provider against the emulator, for what only the cloud's answer decides. */
 

@@ -7,12 +7,12 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { EmulatorAdminClient } from '../../emulator/admin/client.ts';
 import type { RunningEmulator } from '../../emulator/server.ts';
-import { startTestEmulator } from '../../emulator/testing.ts';
+import { startTestEmulator } from '../../../test/support/emulator-sdk.ts';
 import { systemClock } from '../../util/clock.ts';
 import type { PodInputs, ProviderEvent, SyncOutcome } from '../provider.ts';
 import { EciClient } from './eci-client.ts';
 import { EciProvider, type EciProviderOptions } from './eci-provider.ts';
-import { container, pod, refs } from './mapping/fixtures.ts';
+import { container, pod, refs } from '../../../test/support/eci-mapping-fixtures.ts';
 import { RESTART_PENDING_TAG } from './restarts.ts';
 
 const log = pino({ level: 'silent' });

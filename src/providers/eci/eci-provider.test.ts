@@ -8,7 +8,7 @@ import { systemClock } from '../../util/clock.ts';
 import type { PodInputs } from '../provider.ts';
 import { EciClient } from './eci-client.ts';
 import { EciProvider } from './eci-provider.ts';
-import { configMap, pod, refs } from './mapping/fixtures.ts';
+import { configMap, pod, refs } from '../../../test/support/eci-mapping-fixtures.ts';
 
 const log = pino({ level: 'silent' });
 let emu: RunningEmulator;

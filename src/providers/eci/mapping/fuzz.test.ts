@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parseProfile } from '../../../config/profile.ts';
 import { parseSelectors } from '../../../webhook/selectors.ts';
-import { configMap, ctx, pod, refs, secret } from './fixtures.ts';
+import { configMap, ctx, pod, refs, secret } from '../../../../test/support/eci-mapping-fixtures.ts';
 import { podToCreateRequest } from './pod-to-group.ts';
 import { validatePod } from './validate.ts';
 

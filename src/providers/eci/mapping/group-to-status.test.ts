@@ -5,7 +5,7 @@ import {
   DescribeContainerGroupStatusResponseBodyData,
 } from '@alicloud/eci20180808';
 import type { V1Pod, V1PodCondition, V1PodStatus } from '@kubernetes/client-node';
-import { container, pod } from './fixtures.ts';
+import { container, pod } from '../../../../test/support/eci-mapping-fixtures.ts';
 import { groupToPodStatus, phaseFor, POD_REASONS, qosClass } from './group-to-status.ts';
 import { ECI_GROUP_STATUSES } from './snapshot.ts';
 

@@ -2,7 +2,17 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateContainerGroupRequest } from '@alicloud/eci20180808';
 import type { V1Pod } from '@kubernetes/client-node';
-import { b64, configMap, wireQuery, container, ctx, plain, pod, refs, secret } from './fixtures.ts';
+import {
+  b64,
+  configMap,
+  wireQuery,
+  container,
+  ctx,
+  plain,
+  pod,
+  refs,
+  secret,
+} from '../../../../test/support/eci-mapping-fixtures.ts';
 import { podToCreateRequest, type CreateContext, type CreateResult } from './pod-to-group.ts';
 import { tokenKey } from './refs.ts';
 import { TAG_KEYS } from './tags.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configMap, container, pod, refs, secret } from './fixtures.ts';
+import { configMap, container, pod, refs, secret } from '../../../../test/support/eci-mapping-fixtures.ts';
 import { missingRefs, requiredRefs, tokenKey } from './refs.ts';
 
 const p = pod({

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { container } from './fixtures.ts';
+import { container } from '../../../../test/support/eci-mapping-fixtures.ts';
 import { containerSize, resourceFieldValue, roundUpToSpec } from './resources.ts';
 import { registryServer } from './pull-secrets.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UpdateContainerGroupRequest } from '@alicloud/eci20180808';
 import type { V1Pod } from '@kubernetes/client-node';
-import { container, plain, pod, wireQuery } from './fixtures.ts';
+import { container, plain, pod, wireQuery } from '../../../../test/support/eci-mapping-fixtures.ts';
 import { diffPodUpdate, podUpdateToRequest } from './update.ts';
 
 const oldPod = pod({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
-import { container, pod } from './fixtures.ts';
+import { container, pod } from '../../../../test/support/eci-mapping-fixtures.ts';
 import { RefusalReasons as R, type RefusalReason } from './types.ts';
 import { normalizeCapability, RULES, sysctlKind, validatePod, volumeSource } from './validate.ts';
 

@@ -10,9 +10,13 @@ import { pino } from 'pino';
 import { EmulatorAdminClient } from '../../../admin/client.ts';
 import type { RunningEmulator } from '../../../server.ts';
 import { startEmulator } from '../../../server.ts';
-import { type EciClient, eventually, sdkClient } from '../../../testing.ts';
+import { type EciClient, eventually, sdkClient } from '../../../../../test/support/emulator-sdk.ts';
 import { processSupport } from '../select.ts';
-import { leftovers, type Leftovers, processRuntimeSkip } from './testing.ts';
+import {
+  leftovers,
+  type Leftovers,
+  processRuntimeSkip,
+} from '../../../../../test/support/process-runtime.ts';
 
 /**
  * The process runtime through the official SDK: containers really run. Needs Linux and root (the
@@ -614,7 +618,7 @@ describe('the process runtime runs containers for real', { skip, timeout: 600_00
 
 describe('the process runtime after stop, kill -9 and restart', { skip, timeout: 600_000 }, () => {
   it('a stopped emulator leaves nothing; one killed with -9 cleans up at its next start and runs its groups again', async () => {
-    const { EmulatorProcess } = await import('./testing.ts');
+    const { EmulatorProcess } = await import('../../../../../test/support/process-runtime.ts');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'evn-proc-crash-'));
     const first = await EmulatorProcess.start(dir);
     try {

@@ -4,7 +4,7 @@ import { requirePrerequisites } from './prerequisites.ts';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
 import { binaryPath, controlPlaneBinDir, ensureControlPlaneBinaries } from './binaries.ts';
 import { apiServiceAvailable, apply, METRICS_APISERVICE, metricsApiObjects } from './metrics-api.ts';
 import {

@@ -10,9 +10,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCodes, hasCode } from '../util/errors.ts';
+import { ErrorCodes, hasCode } from '../../src/util/errors.ts';
 import { controlPlaneBuilt, K8S_VERSION } from './binaries.ts';
-import { clusterDown, clusterStatus, clusterUp, type ClusterOptions } from './controlplane.ts';
+import {
+  clusterDown,
+  clusterStatus,
+  clusterUp,
+  DEFAULT_CLUSTER_NAME,
+  DEFAULT_NODE_MONITOR_GRACE_PERIOD,
+  type ClusterOptions,
+} from './controlplane.ts';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../bin/eci-virtual-node.js', import.meta.url));
@@ -191,5 +198,14 @@ describe('cluster up / status / down (real control plane)', { skip }, () => {
     assert.notEqual(status.code, 0);
     assert.match(status.stderr, /EVN_NOT_RUNNING/);
     assert.deepEqual(await clusterDown(opts), { stopped: [], purged: false });
+  });
+});
+
+describe('`cluster` help', () => {
+  it('states the defaults the control plane applies (the CLI loads this module only to run a subcommand)', async () => {
+    const help = await cli('cluster', 'up', '--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, new RegExp(`--name <name>[^]*\\(default: "${DEFAULT_CLUSTER_NAME}"\\)`));
+    assert.match(help.stdout, new RegExp(`\\(default: ${DEFAULT_NODE_MONITOR_GRACE_PERIOD}\\)`));
   });
 });

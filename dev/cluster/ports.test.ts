@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { ErrorCodes, hasCode } from '../util/errors.ts';
+import { ErrorCodes, hasCode } from '../../src/util/errors.ts';
 import { assertPortFree, isPortFree, pickFreePorts } from './ports.ts';
 
 describe('ports', () => {

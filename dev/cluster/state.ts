@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
 import { writeFileAtomic } from './fs.ts';
 
 /** The control-plane processes, in start order; they are stopped in reverse. */

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '../../src/util/clock.ts';
 
 /** A clock for tests: time moves only when `advance` is called; sleepers wake in time order. */
 export class FakeClock implements Clock {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ErrorCodes, hasCode } from '../util/errors.ts';
+import { ErrorCodes, hasCode } from '../../src/util/errors.ts';
 import { defaultStateDir, validateClusterName } from './state.ts';
 
 describe('cluster state location', () => {

@@ -1,20 +1,26 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { createPrivateKey, createPublicKey, sign, verify, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { ErrorCodes, hasCode } from '../util/errors.ts';
+import { ErrorCodes, hasCode } from '../../src/util/errors.ts';
 import { clusterPkiFiles, ensureClusterPki, issueServingCert } from './pki.ts';
 import { clusterPaths } from './state.ts';
 
-const run = promisify(execFile);
+const load = async (path: string) => new X509Certificate(await readFile(path));
 
-async function x509(cert: string, ...args: string[]): Promise<string> {
-  return (await run('openssl', ['x509', '-in', cert, '-noout', ...args])).stdout;
+/** Whether the CA certificate at `caPath` signed the certificate at `certPath`, both valid now. */
+async function verifies(caPath: string, certPath: string): Promise<boolean> {
+  const [ca, cert] = [await load(caPath), await load(certPath)];
+  const now = Date.now();
+  const valid = (c: X509Certificate) => c.validFromDate.getTime() <= now && now < c.validToDate.getTime();
+  return ca.ca && valid(ca) && valid(cert) && cert.checkIssued(ca) && cert.verify(ca.publicKey);
 }
+
+const subject = async (path: string) => (await load(path)).subject;
+const subjectAltName = async (path: string) => (await load(path)).subjectAltName ?? '';
 
 describe('cluster PKI', () => {
   let stateDir: string;
@@ -32,7 +38,7 @@ describe('cluster PKI', () => {
   it('issues every certificate from one CA, with private keys readable by the owner only', async () => {
     const files = clusterPkiFiles(pkiDir);
     for (const pair of Object.values(files.certs)) {
-      await run('openssl', ['verify', '-CAfile', files.ca.cert, pair.cert]);
+      assert.ok(await verifies(files.ca.cert, pair.cert), pair.cert);
       assert.equal((await stat(pair.key)).mode & 0o777, 0o600, pair.key);
     }
     assert.equal((await stat(files.ca.key)).mode & 0o777, 0o600);
@@ -42,18 +48,18 @@ describe('cluster PKI', () => {
   it('gives the admin and kubelet-client certificates the system:masters group', async () => {
     const files = clusterPkiFiles(pkiDir);
     const cases = [
-      ['admin', 'subject=O = system:masters, CN = admin'],
-      ['apiserver-kubelet-client', 'subject=O = system:masters, CN = kube-apiserver-kubelet-client'],
-      ['controller-manager', 'subject=CN = system:kube-controller-manager'],
-      ['scheduler', 'subject=CN = system:kube-scheduler'],
+      ['admin', 'O=system:masters\nCN=admin'],
+      ['apiserver-kubelet-client', 'O=system:masters\nCN=kube-apiserver-kubelet-client'],
+      ['controller-manager', 'CN=system:kube-controller-manager'],
+      ['scheduler', 'CN=system:kube-scheduler'],
     ] as const;
-    for (const [name, subject] of cases) {
-      assert.equal((await x509(files.certs[name].cert, '-subject')).trim(), subject);
+    for (const [name, want] of cases) {
+      assert.equal(await subject(files.certs[name].cert), want);
     }
   });
 
   it('names the API server by loopback and by its in-cluster Service names', async () => {
-    const san = await x509(clusterPkiFiles(pkiDir).certs.apiserver.cert, '-ext', 'subjectAltName');
+    const san = await subjectAltName(clusterPkiFiles(pkiDir).certs.apiserver.cert);
     for (const want of ['IP Address:127.0.0.1', 'IP Address:10.96.0.1', 'DNS:kubernetes.default.svc']) {
       assert.match(san, new RegExp(want.replaceAll('.', '\\.')));
     }
@@ -61,12 +67,40 @@ describe('cluster PKI', () => {
 
   it('gives the front proxy a CA of its own that signs only its client certificate', async () => {
     const { ca, frontProxy } = clusterPkiFiles(pkiDir);
-    await run('openssl', ['verify', '-CAfile', frontProxy.ca.cert, frontProxy.client.cert]);
-    await assert.rejects(run('openssl', ['verify', '-CAfile', ca.cert, frontProxy.client.cert]));
-    await assert.rejects(
-      run('openssl', ['verify', '-CAfile', frontProxy.ca.cert, clusterPkiFiles(pkiDir).certs.admin.cert]),
-    );
-    assert.equal((await x509(frontProxy.client.cert, '-subject')).trim(), 'subject=CN = front-proxy-client');
+    assert.ok(await verifies(frontProxy.ca.cert, frontProxy.client.cert));
+    assert.equal(await verifies(ca.cert, frontProxy.client.cert), false);
+    assert.equal(await verifies(frontProxy.ca.cert, clusterPkiFiles(pkiDir).certs.admin.cert), false);
+    assert.equal(await subject(frontProxy.client.cert), 'CN=front-proxy-client');
+  });
+
+  it('gives each certificate the TLS role it is used for, and only the CAs may sign', async () => {
+    const files = clusterPkiFiles(pkiDir);
+    const [SERVER, CLIENT] = ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'];
+    const cases = [
+      ['apiserver', [SERVER]],
+      ['admin', [CLIENT]],
+      ['apiserver-etcd-client', [CLIENT]],
+      ['etcd-server', [SERVER, CLIENT]],
+      ['metrics-server-serving', [SERVER]],
+    ] as const;
+    for (const [name, usages] of cases) {
+      const cert = await load(files.certs[name].cert);
+      assert.deepEqual([...(cert.keyUsage ?? [])].sort(), [...usages].sort(), name);
+      assert.equal(cert.ca, false, name);
+    }
+    assert.deepEqual((await load(files.frontProxy.client.cert)).keyUsage, [CLIENT]);
+    assert.equal((await load(files.ca.cert)).ca, true);
+    assert.equal((await load(files.frontProxy.ca.cert)).ca, true);
+  });
+
+  it('makes an RSA service-account key pair whose halves belong together', async () => {
+    const { privateKey, publicKey } = clusterPkiFiles(pkiDir).serviceAccount;
+    const priv = createPrivateKey(await readFile(privateKey));
+    const pub = createPublicKey(await readFile(publicKey));
+    assert.equal(priv.asymmetricKeyType, 'rsa');
+    assert.equal(priv.asymmetricKeyDetails?.modulusLength, 2048);
+    const data = Buffer.from('token');
+    assert.ok(verify('sha256', data, pub, sign('sha256', data, priv)));
   });
 
   it('keeps existing certificates on a second run', async () => {
@@ -80,7 +114,7 @@ describe('cluster PKI', () => {
     const serving = await issueServingCert(stateDir, 'virtual-node-1', ['127.0.0.1', '::1']);
     assert.equal(serving.ca, clusterPkiFiles(pkiDir).ca.cert);
     assert.equal((await stat(serving.key)).mode & 0o777, 0o600);
-    const san = await x509(serving.cert, '-ext', 'subjectAltName');
+    const san = await subjectAltName(serving.cert);
     assert.match(san, /DNS:virtual-node-1/);
     assert.match(san, /IP Address:127\.0\.0\.1/);
 

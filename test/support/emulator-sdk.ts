@@ -2,9 +2,9 @@ import EciModule from '@alicloud/eci20180808';
 import * as $OpenApi from '@alicloud/openapi-client';
 import type { RuntimeOptions } from '@alicloud/tea-util';
 import { pino } from 'pino';
-import { rpcParams } from '../eci-api/rpc.ts';
-import type { EmulatorConfigInput } from './config.ts';
-import { type RunningEmulator, startEmulator, type StartEmulatorOptions } from './server.ts';
+import { rpcParams } from '../../src/eci-api/rpc.ts';
+import type { EmulatorConfigInput } from '../../src/emulator/config.ts';
+import { type RunningEmulator, startEmulator, type StartEmulatorOptions } from '../../src/emulator/server.ts';
 
 /** Helpers shared by the emulator's tests and benchmark: an official SDK client pointed at an emulator. */
 

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { open, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
 import { writeFileAtomic } from './fs.ts';
 
 export interface ProcessSpec<N extends string = string> {

@@ -2,8 +2,8 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { DEFAULT_ACCESS_KEY } from '../../../config.ts';
-import { vethName } from './network.ts';
+import { DEFAULT_ACCESS_KEY } from '../../src/emulator/config.ts';
+import { vethName } from '../../src/emulator/engine/runtime/process/network.ts';
 
 /** What the process runtime's tests look at on the machine: is anything of an emulator left? */
 
@@ -92,7 +92,7 @@ export async function leftovers(instance: string, runtimeDir: string, groupId?: 
   };
 }
 
-const BIN = fileURLToPath(new URL('../../../../../bin/eci-virtual-node.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/eci-virtual-node.js', import.meta.url));
 
 /** `eci-virtual-node emulator --runtime process` as a child process, the way users run it. */
 export class EmulatorProcess {

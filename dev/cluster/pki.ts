@@ -1,17 +1,23 @@
-// Certificates are made with the `openssl` CLI because Node's crypto can generate keys and verify
-// certificates but has no API to issue (sign) an X.509 certificate, and a hand-written ASN.1 encoder
-// is more code to trust than the tool every Linux distribution ships.
-import { execFile } from 'node:child_process';
-import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+// The local control plane's certificates, made in-process by the product's one X.509 issuer
+// (src/util/x509.ts), so the control plane needs no `openssl`.
+import { generateKeyPair } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
+import {
+  createCa,
+  issueCertificate,
+  loadIssuer,
+  newKeyPair,
+  toPem,
+  type Usage,
+} from '../../src/util/x509.ts';
 import { pathExists } from './fs.ts';
 import { clusterPaths } from './state.ts';
 
-const execFileAsync = promisify(execFile);
-
+const DAY = 86_400_000;
 const CA_DAYS = 3650;
 const LEAF_DAYS = 1825;
 
@@ -20,13 +26,11 @@ export interface CertFiles {
   key: string;
 }
 
-type Usage = 'server' | 'client' | 'server-client';
-
 interface LeafSpec {
   cn: string;
   /** The subject's organisation: Kubernetes reads it as the user's group. */
   o?: string;
-  usage: Usage;
+  usage: 'server' | 'client' | 'server-client';
   dnsNames?: readonly string[];
   ips?: readonly string[];
 }
@@ -109,7 +113,7 @@ export async function ensureClusterPki(pkiDir: string, clusterName: string): Pro
   await mkdir(pkiDir, { recursive: true, mode: 0o700 });
   // Certificates signed by a CA that is gone are useless: a new CA means reissuing every leaf.
   const newCa = !(await pairExists(files.ca));
-  if (newCa) await createCa(files.ca, `eci-virtual-node-ca-${clusterName}`);
+  if (newCa) await writeCa(files.ca, `eci-virtual-node-ca-${clusterName}`);
   const sa = files.serviceAccount;
   const work: Promise<void>[] = [];
   if (!(await pathExists(sa.privateKey)) || !(await pathExists(sa.publicKey))) {
@@ -121,7 +125,7 @@ export async function ensureClusterPki(pkiDir: string, clusterName: string): Pro
   }
   const fp = files.frontProxy;
   const newFrontProxyCa = !(await pairExists(fp.ca));
-  if (newFrontProxyCa) await createCa(fp.ca, `eci-virtual-node-front-proxy-ca-${clusterName}`);
+  if (newFrontProxyCa) await writeCa(fp.ca, `eci-virtual-node-front-proxy-ca-${clusterName}`);
   if (newFrontProxyCa || !(await pairExists(fp.client)))
     work.push(issueLeaf(fp.ca, fp.client, FRONT_PROXY_CLIENT));
   await Promise.all(work);
@@ -181,99 +185,56 @@ export async function issueServingCert(
   return { ...final, ca: ca.cert };
 }
 
-async function createCa(ca: CertFiles, cn: string): Promise<void> {
-  await createKey(ca.key);
-  await openssl([
-    'req',
-    '-x509',
-    '-new',
-    ...NO_CONFIG,
-    '-key',
-    ca.key,
-    '-subj',
-    `/CN=${cn}`,
-    '-days',
-    String(CA_DAYS),
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-    '-addext',
-    'subjectKeyIdentifier=hash',
-    '-out',
-    ca.cert,
-  ]);
+/** Certificates start an hour in the past, so a component whose clock lags a little accepts them. */
+function validity(days: number) {
+  const now = Date.now();
+  return { notBefore: new Date(now - 3_600_000), notAfter: new Date(now + days * DAY) };
 }
+
+async function writeCa(ca: CertFiles, cn: string): Promise<void> {
+  const key = await newKeyPair();
+  const cert = await createCa({ subject: { cn }, keys: key.keys, ...validity(CA_DAYS) });
+  await writeKey(ca.key, key.privateKeyPem);
+  await writeFile(ca.cert, toPem(cert));
+}
+
+const USAGES: Record<LeafSpec['usage'], Usage[]> = {
+  server: ['server'],
+  client: ['client'],
+  'server-client': ['server', 'client'],
+};
 
 async function issueLeaf(ca: CertFiles, out: CertFiles, spec: LeafSpec): Promise<void> {
-  await createKey(out.key);
-  const eku = { server: 'serverAuth', client: 'clientAuth', 'server-client': 'serverAuth,clientAuth' }[
-    spec.usage
-  ];
-  const sans = [...(spec.dnsNames ?? []).map((d) => `DNS:${d}`), ...(spec.ips ?? []).map((ip) => `IP:${ip}`)];
-  await openssl([
-    'req',
-    '-x509',
-    '-new',
-    ...NO_CONFIG,
-    '-key',
-    out.key,
-    '-CA',
-    ca.cert,
-    '-CAkey',
-    ca.key,
-    '-subj',
-    subject(spec),
-    '-days',
-    String(LEAF_DAYS),
-    '-addext',
-    'basicConstraints=critical,CA:FALSE',
-    '-addext',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    '-addext',
-    `extendedKeyUsage=${eku}`,
-    '-addext',
-    'authorityKeyIdentifier=keyid',
-    ...(sans.length > 0 ? ['-addext', `subjectAltName=${sans.join(',')}`] : []),
-    '-out',
-    out.cert,
+  const [issuer, key] = await Promise.all([
+    Promise.all([readFile(ca.cert, 'utf8'), readFile(ca.key, 'utf8')]).then(([c, k]) => loadIssuer(c, k)),
+    newKeyPair(),
   ]);
+  const cert = await issueCertificate({
+    subject: { cn: spec.cn, ...(spec.o ? { o: spec.o } : {}) },
+    publicKey: key.keys.publicKey,
+    issuer,
+    usages: USAGES[spec.usage],
+    dnsNames: spec.dnsNames,
+    ips: spec.ips,
+    ...validity(LEAF_DAYS),
+  });
+  await writeKey(out.key, key.privateKeyPem);
+  await writeFile(out.cert, toPem(cert));
 }
 
-function subject(spec: LeafSpec): string {
-  for (const v of [spec.cn, spec.o ?? '']) {
-    if (/[/\\=+,]/.test(v))
-      throw new ProductError(ErrorCodes.INVALID_INPUT, `unsupported subject value ${v}`);
-  }
-  return `${spec.o ? `/O=${spec.o}` : ''}/CN=${spec.cn}`;
-}
-
-async function createKey(path: string): Promise<void> {
-  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
+async function writeKey(path: string, pem: string): Promise<void> {
+  await writeFile(path, pem, { mode: 0o600 });
+  // The mode above applies only to a new file; a key written over an old one must not stay readable.
   await chmod(path, 0o600);
 }
 
+const generate = promisify(generateKeyPair);
+
 // RSA because it is what every consumer of service-account tokens accepts (kubeadm's choice too).
 async function createServiceAccountKey(privateKey: string, publicKey: string): Promise<void> {
-  await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', privateKey]);
-  await chmod(privateKey, 0o600);
-  await openssl(['pkey', '-in', privateKey, '-pubout', '-out', publicKey]);
-}
-
-// The system openssl.cnf may add default extensions to `req -x509`; every extension here is explicit.
-const NO_CONFIG = ['-config', '/dev/null'];
-
-async function openssl(args: string[]): Promise<void> {
-  try {
-    await execFileAsync('openssl', args, { timeout: 60_000 });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    const why =
-      e.code === 'ENOENT'
-        ? 'openssl is not installed (apt-get install openssl)'
-        : (e.stderr ?? '').trim() || e.message;
-    throw new ProductError(ErrorCodes.START_FAILED, `openssl ${args[0]} failed: ${why}`, { cause: err });
-  }
+  const pair = await generate('rsa', { modulusLength: 2048 });
+  await writeKey(privateKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  await writeFile(publicKey, pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
 }
 
 async function pairExists(pair: CertFiles): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
 import { controlPlaneBuilt, onPath, type Env } from './binaries.ts';
 
 const run = promisify(execFile);
@@ -18,11 +18,6 @@ const GO: Prerequisite = {
   why: 'builds the local control plane the first time (about 15 minutes on 2 cores, ~2 GB of caches)',
   install: 'Go >= 1.24: https://go.dev/doc/install (Debian 13: apt-get install golang)',
 };
-const OPENSSL: Prerequisite = {
-  name: 'openssl',
-  why: "makes the local control plane's certificates",
-  install: 'apt-get install openssl',
-};
 const KUBECTL: Prerequisite = {
   name: 'kubectl',
   why: 'the demo shows the install guide with the real kubectl',
@@ -39,7 +34,6 @@ export async function missingPrerequisites(o: {
   const missing: Prerequisite[] = [];
   if (o.needCluster) {
     if (!(await controlPlaneBuilt(o.env)) && !(await goOk(o.env))) missing.push(GO);
-    if (!(await onPath('openssl', o.env))) missing.push(OPENSSL);
   }
   if (o.kubectl !== undefined) {
     const found = o.kubectl.includes('/')

@@ -3,7 +3,7 @@ import { access, constants } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
 import { pathExists } from './fs.ts';
 import type { ComponentName } from './state.ts';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, hasCode } from '../util/errors.ts';
+import { ErrorCodes, hasCode } from '../../src/util/errors.ts';
 import {
   controlPlaneBinDir,
   controlPlaneBuilt,

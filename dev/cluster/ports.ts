@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import { ErrorCodes, ProductError } from '../util/errors.ts';
+import { ErrorCodes, ProductError } from '../../src/util/errors.ts';
 
 const HOST = '127.0.0.1';
 

@@ -1,9 +1,9 @@
 import OpenApiUtil from '@alicloud/openapi-util';
 import type { V1ConfigMap, V1Container, V1Pod, V1Secret } from '@kubernetes/client-node';
-import type { CreateContext } from './pod-to-group.ts';
-import type { ResolvedRefs } from './refs.ts';
+import type { CreateContext } from '../../src/providers/eci/mapping/pod-to-group.ts';
+import type { ResolvedRefs } from '../../src/providers/eci/mapping/refs.ts';
 
-/** Test helpers shared by the *.test.ts files here; not part of the mapping's API. */
+/** Pods, refs and wire helpers shared by the ECI mapping's tests (src/providers/eci/mapping). */
 
 export function container(over: Partial<V1Container> = {}): V1Container {
   return { name: 'app', image: 'nginx:1.27', ...over };
