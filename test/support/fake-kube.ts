@@ -65,6 +65,7 @@ export class FakeKube {
   readonly #history: Change[] = [];
   readonly #watchers = new Set<Watcher>();
   #rv = 100;
+  #compactedAt = 0;
   /** Every call, as `method name` (e.g. `patchNamespacedPodStatus shop/web-0`), in order. */
   readonly calls: string[] = [];
   /** Failures to answer with, by method, before doing anything; each is used once. */
@@ -140,6 +141,15 @@ export class FakeKube {
   closeWatches(): void {
     for (const w of this.#watchers) w.stream.end();
     this.#watchers.clear();
+  }
+
+  /**
+   * Forgets the change history up to now, as etcd compaction does: a watch from an older
+   * resourceVersion is answered 410 Gone, and only a relist can go on.
+   */
+  compact(): void {
+    this.#compactedAt = this.#rv;
+    this.#history.length = 0;
   }
 
   // --- The typed clients --------------------------------------------------------------------------
@@ -358,6 +368,12 @@ export class FakeKube {
       stream: new PassThrough(),
     };
     const from = Number(url.searchParams.get('resourceVersion') ?? '0');
+    if (from < this.#compactedAt) {
+      const status = { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' };
+      const body = Object.assign(new PassThrough(), { text: async () => JSON.stringify(status) });
+      body.end();
+      return { statusCode: 410, headers: {}, body };
+    }
     for (const c of this.#history) {
       if (c.rv > from && c.kind === kind && matches(w, c.obj)) {
         w.stream.write(`${JSON.stringify({ type: c.type, object: c.obj })}\n`);
