@@ -27,6 +27,7 @@ const secret = (id: string, key: string): V1Secret => ({
 
 interface Harness {
   kube: FakeKube;
+  clock: FakeClock;
   live: LiveConfig<string>;
   events: { type: EventType; reason: string; message: string; target: EventTarget }[];
   rotations: (Credentials | undefined)[];
@@ -72,6 +73,7 @@ function harness(o: { seed?: (kube: FakeKube) => void; envCredentials?: Credenti
   const rotations: Harness['rotations'] = [];
   return {
     kube,
+    clock,
     live,
     events,
     rotations,
@@ -147,9 +149,18 @@ describe('LiveConfig: eci-profile', () => {
     await h.run();
     h.kube.put('configmaps', profile({ enableClusterIp: 'maybe' }));
     await settle('refused', () => h.events.length === 1);
-    // The watch resumes and replays the same object (same resourceVersion): no second Event.
+    // The watch ends and its history is compacted: the relist hands over the same object (same
+    // resourceVersion) again, which must not post a second Event.
+    const lists = h.kube.count('listNamespacedConfigMap');
     h.kube.closeWatches();
-    await settle('rewatched', () => h.kube.count('watch /api/v1/namespaces/kube-system/configmaps') >= 2);
+    // Other objects change meanwhile, so the watch's last resourceVersion is older than what is kept.
+    h.kube.put('configmaps', { metadata: { name: 'other', namespace: 'default' }, data: {} });
+    h.kube.compact();
+    for (let i = 0; i < 4 && h.kube.count('listNamespacedConfigMap') === lists; i++) {
+      await h.clock.advance(1000);
+      await turns();
+    }
+    assert.ok(h.kube.count('listNamespacedConfigMap') > lists, 'relisted');
     await turns(100);
     assert.equal(h.events.length, 1);
     h.kube.put('configmaps', profile({ enableClusterIp: 'perhaps' }));
