@@ -325,14 +325,17 @@ describe('PodController: deletion', () => {
     await settle('created', () => h.provider.instances.has(p.metadata!.uid!));
     // What the backend still ran at the moment the pod object was deleted: must be nothing.
     const runningAtDelete: number[] = [];
+    const asked: unknown[] = [];
     const deletePod = h.kube.core.deleteNamespacedPod;
     h.kube.core.deleteNamespacedPod = (a) => {
       runningAtDelete.push(h.provider.instances.size);
+      asked.push([a.gracePeriodSeconds, a.body?.preconditions?.uid]);
       return deletePod(a);
     };
     h.kube.delete('pods', 'shop/web');
     await settle('pod object gone', () => podOf(h, 'web') === undefined);
     assert.deepEqual(runningAtDelete, [0], 'the instance was gone before the pod object');
+    assert.deepEqual(asked, [[0, p.metadata!.uid]], 'grace 0, guarded by the UID');
     assert.ok(h.provider.calls.includes('delete shop/web'));
     const gone = h.kube.calls.find((c) => c.startsWith('deleteNamespacedPod'));
     assert.equal(gone, 'deleteNamespacedPod shop/web');
@@ -436,11 +439,11 @@ describe('PodController: start, adoption and orphans', () => {
     await settle('first start', () => provider.count('start') === 1);
     await turns();
     assert.equal(ctl.synced, false);
-    await h2(clock, 500);
+    await clock.advance(500);
     await settle('second start', () => provider.count('start') === 2);
-    await h2(clock, 999);
+    await clock.advance(999);
     assert.equal(provider.count('start'), 2, 'the second delay is twice the first');
-    await h2(clock, 1);
+    await clock.advance(1);
     await settle('started', () => ctl.started);
     assert.deepEqual(provider.calls.slice(0, 4), ['start', 'start', 'start', 'orphans']);
   });
@@ -515,8 +518,3 @@ describe('PodController: one key at a time', () => {
     await settle('slow gone', () => podOf(h, 'slow') === undefined);
   });
 });
-
-/** Advances the fake clock (a name that reads well in the start test, which has no harness). */
-function h2(clock: FakeClock, ms: number): Promise<void> {
-  return clock.advance(ms);
-}
