@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { EventTarget, EventType } from '../kube/events.ts';
-import { FakeClock } from '../util/fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import { FakeKube } from '../../test/support/fake-kube.ts';
 import { settle, turns } from '../../test/support/turns.ts';
 import { CREDENTIALS_NAMESPACE, CREDENTIALS_SECRET, LiveConfig, type Credentials } from './live-config.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { CoreV1Api, CoreV1Event, V1Lease, V1Node } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { EventRecorder } from '../kube/events.ts';
-import { FakeClock } from '../util/fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import { apiError, FakeKube } from '../../test/support/fake-kube.ts';
 import { settle, turns } from '../../test/support/turns.ts';
 import { LEASE_NAMESPACE } from './lease.ts';

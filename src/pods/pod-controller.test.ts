@@ -7,7 +7,7 @@ import type { CoreV1Api, CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { EventRecorder } from '../kube/events.ts';
 import type { PodInputs } from '../providers/provider.ts';
-import { FakeClock } from '../util/fake-clock.ts';
+import { FakeClock } from '../../test/support/fake-clock.ts';
 import { FakeKube } from '../../test/support/fake-kube.ts';
 import { FakeProvider, statusFor } from '../../test/support/fake-provider.ts';
 import { settle, turns } from '../../test/support/turns.ts';

@@ -4,7 +4,8 @@ import {
   type CreateContainerGroupRequest,
   type UpdateContainerGroupRequest,
 } from '@alicloud/eci20180808';
-import type { EciAction, EciClient } from '../../src/providers/eci/eci-client.ts';
+import type { EciAction } from '../../src/eci-api/quotas.ts';
+import type { EciClient } from '../../src/providers/eci/eci-client.ts';
 import { EciApiError } from '../../src/providers/eci/eci-errors.ts';
 import { identityTags, type PodIdentity } from '../../src/providers/eci/mapping/index.ts';
 

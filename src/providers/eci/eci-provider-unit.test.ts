@@ -5,12 +5,12 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { FakeClock } from '../../util/fake-clock.ts';
+import { FakeClock } from '../../../test/support/fake-clock.ts';
 import { FakeEci } from '../../../test/support/fake-eci.ts';
 import { settle } from '../../../test/support/turns.ts';
 import type { PodInputs, SyncOutcome } from '../provider.ts';
 import { EciProvider } from './eci-provider.ts';
-import { pod, refs } from './mapping/fixtures.ts';
+import { pod, refs } from '../../../test/support/eci-mapping-fixtures.ts';
 import { TAG_KEYS } from './mapping/index.ts';
 import { shortHash } from './mapping/names.ts';
 

@@ -3,7 +3,7 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { FakeClock } from '../../util/fake-clock.ts';
+import { FakeClock } from '../../../test/support/fake-clock.ts';
 import { FakeEci } from '../../../test/support/fake-eci.ts';
 import { settle, turns } from '../../../test/support/turns.ts';
 import { GroupIndex } from './group-index.ts';
