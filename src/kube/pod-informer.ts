@@ -11,8 +11,11 @@ export interface PodInformerOptions {
   nodeName: string;
   clock: Clock;
   log: Logger;
-  /** Called for every change, after the cache holds it; must not block. */
-  onChange: (key: string, type: WatchEventType, pod: V1Pod) => void;
+  /**
+   * Called for every change, after the cache holds it, with the object it replaced (if any); must not
+   * block.
+   */
+  onChange: (key: string, type: WatchEventType, pod: V1Pod, old: V1Pod | undefined) => void;
   pageSize?: number;
 }
 
@@ -69,7 +72,7 @@ export class PodInformer {
           for (const [key, pod] of this.#pods) {
             if (!listed.has(key)) {
               this.#pods.delete(key);
-              this.#o.onChange(key, 'DELETED', pod);
+              this.#o.onChange(key, 'DELETED', pod, pod);
             }
           }
         },
@@ -77,12 +80,22 @@ export class PodInformer {
         onActivity: () => (this.lastActivityAt = this.#o.clock.now()),
         onEvent: (type, pod) => {
           const key = podKey(pod);
+          const old = this.#pods.get(key);
+          slim(pod);
           if (type === 'DELETED') this.#pods.delete(key);
           else this.#pods.set(key, pod);
-          this.#o.onChange(key, type, pod);
+          this.#o.onChange(key, type, pod, old);
         },
       },
       signal,
     );
   }
+}
+
+/**
+ * Drops what nothing here reads before a pod is cached: managedFields is about half of a pod's JSON
+ * and would be held for every pod of the node (as client-go informers drop it with a transform).
+ */
+function slim(pod: V1Pod): void {
+  if (pod.metadata?.managedFields) delete pod.metadata.managedFields;
 }

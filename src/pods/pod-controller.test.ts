@@ -206,7 +206,6 @@ describe('PodController: retries and backoff', () => {
       message,
       status: { phase: 'Pending', reason: 'CreateContainerConfigError', message },
     } as const;
-    // Twice: the watch echo of the status write reconciles the pod once more at once.
     h.provider.scripted.push(retry, retry);
     h.kube.put('pods', newPod('cfg'));
     await settle('reason shown', () => podOf(h, 'cfg')?.status?.reason === 'CreateContainerConfigError');
@@ -215,6 +214,26 @@ describe('PodController: retries and backoff', () => {
       h.events().some((e) => e.type === 'Warning' && e.reason === 'CreateContainerConfigError'),
     );
     assert.equal(h.provider.instances.size, 0, 'nothing created while the cause lasts');
+  });
+
+  test("the echo of the controller's own status write does not cut the backoff short", async () => {
+    const h = await harness();
+    const retry = {
+      kind: 'retry',
+      reason: 'CreateContainerConfigError',
+      message: 'waiting for ConfigMap cfg',
+      status: {
+        phase: 'Pending',
+        reason: 'CreateContainerConfigError',
+        message: 'waiting for ConfigMap cfg',
+      },
+    } as const;
+    h.provider.scripted.push(retry, retry);
+    h.kube.put('pods', newPod('echo'));
+    await settle('status written', () => podOf(h, 'echo')?.status?.reason === 'CreateContainerConfigError');
+    // The write came back through the watch; with the clock standing still, nothing may sync again.
+    await turns(200);
+    assert.equal(h.provider.count('sync shop/echo'), 1, 'one sync until the backoff runs out');
   });
 
   test('retries come back after growing delays (jitter pinned to half of each ceiling)', async (t: TestContext) => {

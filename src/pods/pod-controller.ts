@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import { isConflict, isNotFound, mergePatch, type KubeClients } from '../kube/client.ts';
 import type { EventRecorder, EventTarget } from '../kube/events.ts';
@@ -67,7 +68,10 @@ export class PodController {
       nodeName: o.nodeName,
       clock: o.clock,
       log: o.log,
-      onChange: (key) => this.#queue.add(key),
+      onChange: (key, type, pod, old) => {
+        if (type === 'MODIFIED' && old && onlyStatusChanged(old, pod)) return;
+        this.#queue.add(key);
+      },
     });
   }
 
@@ -304,4 +308,24 @@ function abortPromise(signal: AbortSignal): Promise<void> {
 function refusalKey(pod: V1Pod): string {
   const m = pod.metadata;
   return JSON.stringify([m?.uid, m?.generation, m?.annotations, m?.labels]);
+}
+
+/**
+ * An update that changed nothing but the status — most often the echo of our own status write — gives
+ * the controller nothing to do: what it acts on is the spec, the metadata a provider reads and the
+ * deletion (virtual-kubelet's podShouldEnqueue says the same). Enqueueing it would cost a sync per
+ * write and cut short a backoff the previous sync chose.
+ */
+function onlyStatusChanged(old: V1Pod, pod: V1Pod): boolean {
+  const a = old.metadata;
+  const b = pod.metadata;
+  return (
+    a?.uid === b?.uid &&
+    a?.generation === b?.generation &&
+    a?.deletionTimestamp?.valueOf() === b?.deletionTimestamp?.valueOf() &&
+    a?.deletionGracePeriodSeconds === b?.deletionGracePeriodSeconds &&
+    isDeepStrictEqual(a?.labels, b?.labels) &&
+    isDeepStrictEqual(a?.annotations, b?.annotations) &&
+    isDeepStrictEqual(old.spec, pod.spec)
+  );
 }
