@@ -430,6 +430,9 @@ describe('the controller’s ServiceAccount, RBAC applied for real', { timeout: 
     }
     await kubectl('label', 'namespace', NS_RESTRICTED, 'pod-security.kubernetes.io/enforce=restricted');
     await kubectlIn(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }), 'apply', '-f', '-');
+    // The ImageCache resource the RBAC grants must exist for `kubectl auth can-i` to name it.
+    await kubectl('apply', '-f', path.join(deployDir, '01-imagecache-crd.yaml'));
+    await kubectl('wait', '--for=condition=Established', 'crd/imagecaches.eci.alibabacloud.com');
   });
 
   after(async () => {
