@@ -46,7 +46,10 @@ export interface BenchStackOptions {
   keepCluster: boolean;
   /** Extra `run` flags. */
   controllerArgs?: string[];
-  /** What runs the emulator's containers (default: its configuration's default). */
+  /**
+   * What runs the emulator's containers. Default `simulated`: a benchmark of the controller must not
+   * measure thousands of real processes competing for the same cores.
+   */
   runtime?: RuntimeChoice;
   /** Emulator configuration on top of the benchmark's (quotas off). */
   emulatorConfig?: EmulatorConfigInput;
@@ -137,7 +140,7 @@ export async function startBenchStack(o: BenchStackOptions): Promise<BenchStack>
     port: 0,
     stateDir,
     config: { ...o.emulatorConfig, quotas: { enabled: false } },
-    ...(o.runtime ? { runtime: o.runtime } : {}),
+    runtime: o.runtime ?? 'simulated',
     logger: createLogger({ level: 'warn', name: 'bench-emulator' }),
   });
   const kube = await createKubeClients({ kubeconfig: cluster.kubeconfig, qps: 1000, burst: 1000 });

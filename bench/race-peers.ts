@@ -253,6 +253,10 @@ async function startOurs(ctx: PeerContext, o: { timingsZero: boolean }): Promise
       String(QUOTA_MULTIPLIER),
       '--emulator-state-dir',
       path.join(ctx.workDir, 'emulator-state'),
+      // No container runs for real: KWOK and the mock provider run none either, and thousands of
+      // real processes on 2 cores would measure the machine, not the controller.
+      '--emulator-runtime',
+      'simulated',
     ],
     env,
   });
