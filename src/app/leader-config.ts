@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { ErrorCodes, ProductError } from '../util/errors.ts';
-import type { Env } from './run-config.ts';
+import type { Env } from './env.ts';
 
 /** Leader election among replicas of one virtual node's controller (`run --leader-elect`). */
 export interface LeaderElectionConfig {

@@ -14,7 +14,8 @@ import {
 } from './leader-config.ts';
 
 /** The process environment, as the CLI's entry point hands it down. Nothing below it reads `process.env`. */
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from './env.ts';
+import type { Env } from './env.ts';
 
 /** `run`'s flags as commander parsed them: strings, and absent when not given (no defaults here). */
 export interface RunFlags {

@@ -1,9 +1,9 @@
 import CredentialsModule from '@alicloud/credentials';
+import type { SdkCredential } from '../providers/eci/eci-client.ts';
 
 // A CommonJS package: its default export is the module object (as with the ECI SDK).
 const Credential = CredentialsModule.default;
 const { Config } = CredentialsModule;
-export type SdkCredential = InstanceType<typeof Credential>;
 
 /**
  * Alibaba Cloud's default credential chain, for controllers that hold no AccessKey of their own: the

@@ -1,5 +1,5 @@
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
-import { microTime } from '../node/lease.ts';
+import { microTime } from './micro-time.ts';
 import type { Clock } from '../util/clock.ts';
 import { describeError } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';

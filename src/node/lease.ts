@@ -1,3 +1,4 @@
+import { microTime } from '../kube/micro-time.ts';
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFound } from '../kube/client.ts';
 
@@ -75,12 +76,4 @@ export class NodeLease {
   reset(): void {
     this.#cached = undefined;
   }
-}
-
-/**
- * A MicroTime as the API server parses it (six fractional digits). The library's serialiser writes a
- * Date with toISOString (three digits, refused) but passes a string through unchanged.
- */
-export function microTime(d: Date): Date {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
 }

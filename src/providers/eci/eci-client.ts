@@ -6,13 +6,16 @@ import { Backoff, fullJitter } from '../../util/backoff.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Logger } from '../../util/log.ts';
 import { TokenBucket } from '../../util/token-bucket.ts';
-import type { SdkCredential } from '../../config/credential-chain.ts';
+import type CredentialsModule from '@alicloud/credentials';
 import { EciApiError, toEciApiError } from './eci-errors.ts';
 import { DEFAULT_QUOTAS_PER_MINUTE, type EciAction } from '../../eci-api/quotas.ts';
 import { rpcParams } from '../../eci-api/rpc.ts';
 
 const SdkClient = EciSdk.default;
 type Sdk = InstanceType<typeof SdkClient>;
+
+/** A credential of @alicloud/credentials: an AccessKey, or STS credentials it renews itself. */
+export type SdkCredential = InstanceType<typeof CredentialsModule.default>;
 
 export interface EciCredentials {
   accessKeyId: string;
