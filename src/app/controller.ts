@@ -173,6 +173,9 @@ export async function runController(
       clusterId,
       nodeName: cfg.node.nodeName,
       hostIP: cfg.node.nodeIp,
+      // A poll of the status feed (2 s) and a little: most groups start within it, so most pods get
+      // one status write (Running) instead of two (Pending, then Running).
+      pendingWriteDelayMs: 2_500,
       clock,
       log,
     });

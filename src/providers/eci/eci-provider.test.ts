@@ -141,3 +141,33 @@ test('a group the status feed saw Running before its create call returned stays 
   assert.equal(p.index.forUid(late.metadata!.uid!)[0]?.group.status, 'Running');
   assert.equal(outcome.kind === 'status' ? outcome.status.phase : undefined, 'Running');
 });
+
+test('with a pending-write delay, a create waits for the status feed instead of saying Pending at once', async () => {
+  const p = new EciProvider({
+    eci,
+    clusterId: 'c-test',
+    nodeName: 'vk-pending-delay',
+    hostIP: '10.0.0.1',
+    clock: systemClock,
+    log,
+    pendingWriteDelayMs: 2_500,
+  });
+  const changed: string[] = [];
+  await p.start((key) => changed.push(key), stop.signal);
+  const fresh = withConfigMap('fresh', '00000000-0000-4000-8000-0000000000fe');
+  const outcome = await p.syncPod(fresh, inputs(), AbortSignal.timeout(30_000));
+  assert.equal(outcome.kind, 'later', 'no Pending status written at the create');
+  assert.equal(outcome.kind === 'later' ? outcome.afterMs : 0, 2_500);
+  assert.ok(
+    outcome.events?.some((e) => e.reason === 'ContainerGroupCreated'),
+    'the create is still told as an Event',
+  );
+  // The feed's news brings the pod back, and its one status write says Running.
+  const deadline = Date.now() + 30_000;
+  while (!changed.some((k) => k.endsWith('/fresh'))) {
+    assert.ok(Date.now() < deadline, 'the status feed reported the group');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const next = await p.syncPod(fresh, undefined, AbortSignal.timeout(30_000));
+  assert.equal(next.kind === 'status' ? next.status.phase : next.kind, 'Running');
+});

@@ -42,6 +42,11 @@ export interface EciProviderOptions {
   stuckGraceMs?: number;
   /** At most one restart of a group for a stuck container per this long (default 5 min). */
   restartIntervalMs?: number;
+  /**
+   * After a create, how long the pod waits for the status feed's news before its status says Pending
+   * (0, the default: at once). A group that starts within it costs one status write, not two.
+   */
+  pendingWriteDelayMs?: number;
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
@@ -249,13 +254,20 @@ export class EciProvider implements PodProvider, InstanceSweeper {
     // The status feed may have applied the group already (the create answer can arrive after the
     // group started): a placeholder must not overwrite what the feed saw, as the feed does not
     // apply a status twice.
-    const entry = this.index.get(id) ?? this.index.upsert(pendingGroup(id, request, this.#o.clock.now()));
+    const seen = this.index.get(id);
+    const entry = seen ?? this.index.upsert(pendingGroup(id, request, this.#o.clock.now()));
     events.push({
       type: 'Normal',
       reason: 'ContainerGroupCreated',
       message: `created ECI container group ${id}`,
     });
     for (const w of r.warnings) events.push({ type: 'Warning', reason: 'SpecAdjustedForECI', message: w });
+    // A group usually starts within a poll of the status feed: rather than patch the pod Pending now
+    // and Running a moment later (two status writes per pod), the pod waits for the feed's news, and
+    // says Pending only if its group has not started by then.
+    if (!seen && (this.#o.pendingWriteDelayMs ?? 0) > 0) {
+      return { kind: 'later', afterMs: this.#o.pendingWriteDelayMs!, events };
+    }
     const status = groupToPodStatus(
       pod,
       entry?.group ?? pendingGroup(id, request, this.#o.clock.now()),
