@@ -257,6 +257,12 @@ async function startOurs(ctx: PeerContext, o: { timingsZero: boolean }): Promise
       // real processes on 2 cores would measure the machine, not the controller.
       '--emulator-runtime',
       'simulated',
+      // The API server client's rate limit raised as the tuned virtual-kubelet's is (5000/10000;
+      // KWOK has none): the race measures the pipeline, not a client-side limit of 200 requests/s.
+      '--kube-api-qps',
+      '5000',
+      '--kube-api-burst',
+      '10000',
     ],
     env,
   });
