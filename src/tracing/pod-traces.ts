@@ -22,7 +22,7 @@ interface PodTrace {
  *
  *   webhook.decide → pod.start ┬ pod.bound
  *                              ├ eci.CreateContainerGroup (and every other ECI call made for it)
- *                              ├ pod.wait-running
+ *                              ├ pod.wait-running (from the first reconcile short of Running)
  *                              └ pod.status.write (Running)
  *   pod.delete ┬ eci.DeleteContainerGroup
  *              └ pod.remove
@@ -59,7 +59,14 @@ export class PodTraces {
       const created = new Date(pod.metadata?.creationTimestamp ?? this.#clock.now()).getTime();
       tracer().startSpan('pod.bound', { startTime: created }, t.ctx).end(this.#clock.now());
     }
-    return context.with(t.ctx, fn);
+    const started = t;
+    return context.with(t.ctx, fn).finally(() => {
+      // A reconcile that left the pod short of Running (its group created, or not yet) starts the
+      // wait, whether or not it wrote a Pending status.
+      if (started.kind === 'start' && !started.done) {
+        started.waitRunning ??= tracer().startSpan('pod.wait-running', {}, started.ctx);
+      }
+    });
   }
 
   #begin(pod: V1Pod, name: string, kind: PodTrace['kind'], previous?: Context): PodTrace {
