@@ -5,7 +5,7 @@
 //   - exec throughput, stdin → `cat` → stdout;
 //   - DescribeContainerLog calls per minute while 100 clients follow 10 containers.
 //
-//   node bench/kubelet.ts [--execs 40] [--follow-seconds 60] [--mb 32] [--keep-cluster]
+//   npx node bench/kubelet.ts [--execs 40] [--follow-seconds 60] [--mb 32] [--keep-cluster]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

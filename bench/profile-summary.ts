@@ -8,7 +8,7 @@
 // controller holding 10,000 pods is larger than the longest string V8 can hold, so it cannot simply be
 // JSON.parse'd; the few hundred lines below stream it into typed arrays instead.
 //
-//   node bench/profile-summary.ts <file.cpuprofile | file.heapsnapshot>...
+//   npx node bench/profile-summary.ts <file.cpuprofile | file.heapsnapshot>...
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -5,8 +5,8 @@
 // summary and exits non-zero when an invariant broke: a pod with two live container groups, a group
 // without a pod, a pod stuck, a convergence over the budget.
 //
-//   node bench/soak.ts                      # the full run: 2,000 pods, 20 kills (~10 minutes)
-//   node bench/soak.ts --pods 60 --kills 3  # the CI size (.ci/run)
+//   npx node bench/soak.ts                      # the full run: 2,000 pods, 20 kills (~10 minutes)
+//   npx node bench/soak.ts --pods 60 --kills 3  # the CI size (.ci/run)
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
