@@ -9,9 +9,9 @@ import {
   observeReady,
   observeStarted,
   observeWaiting,
-  runtimesFor,
 } from './lifecycle.ts';
-import type { ContainerSpec, GroupRecord, GroupSpec } from './model.ts';
+import type { GroupRecord, GroupSpec } from './model.ts';
+import { container, emulatorGroup } from '../../../test/support/emulator-records.ts';
 
 /** The lifecycle when a runtime observes runs instead of planning them (the process runtime). */
 
@@ -29,50 +29,9 @@ const settings: LifecycleSettings = {
   observed: true,
 };
 
-function container(over: Partial<ContainerSpec> = {}): ContainerSpec {
-  return { name: 'c', image: 'img', command: [], args: [], env: [], ports: [], volumeMounts: [], ...over };
-}
-
-function group(spec: Partial<GroupSpec> = {}): GroupRecord {
-  const full: GroupSpec = {
-    containers: [container()],
-    initContainers: [],
-    volumes: [],
-    restartPolicy: 'Always',
-    cpu: 1,
-    memory: 2,
-    hostAliases: [],
-    sysctls: [],
-    ntpServers: [],
-    ...spec,
-  };
-  return {
-    id: 'eci-test',
-    seq: 1,
-    uuid: 'u',
-    name: 'g',
-    regionId: 'r',
-    zoneId: 'z',
-    vSwitchId: 'v',
-    securityGroupId: 's',
-    vpcId: 'vpc',
-    ip: '10.0.0.4',
-    tags: [],
-    spec: full,
-    status: 'Scheduling',
-    createdAt: 0,
-    statusSince: 0,
-    changedAt: 0,
-    containers: runtimesFor(full.containers),
-    initContainers: runtimesFor(full.initContainers),
-    events: [],
-    eventSeq: 0,
-  };
-}
-
 /** A group the runtime has brought up at `at`. */
 function running(spec: Partial<GroupSpec> = {}, at = 100): GroupRecord {
-  const g = group(spec);
+  const g = emulatorGroup(spec);
   advance(g, 20, settings);
   enterStatus(g, 'Running', at, settings);
   for (const c of g.spec.containers) observeStarted(g, c.name, at, settings);
@@ -81,7 +40,7 @@ function running(spec: Partial<GroupSpec> = {}, at = 100): GroupRecord {
 
 describe('observed lifecycle', () => {
   it('times Scheduling only: Pending waits for the runtime, whatever the stage table says', () => {
-    const g = group();
+    const g = emulatorGroup();
     const r = advance(g, 10_000, settings);
     assert.equal(g.status, 'Pending');
     assert.equal(r.nextAt, undefined, 'nothing timed after Pending');
@@ -133,7 +92,7 @@ describe('observed lifecycle', () => {
       ['Never', 'Failed'],
       ['OnFailure', 'Pending'],
     ] as const) {
-      const g = group({ restartPolicy: policy, initContainers: [container({ name: 'init' })] });
+      const g = emulatorGroup({ restartPolicy: policy, initContainers: [container({ name: 'init' })] });
       advance(g, 20, settings);
       observeStarted(g, 'init', 30, settings);
       observeExited(g, 'init', { exitCode: 1, at: 40 }, settings);
@@ -159,7 +118,7 @@ describe('observed lifecycle', () => {
   });
 
   it('a container that cannot start says why, once per change', () => {
-    const g = group();
+    const g = emulatorGroup();
     advance(g, 20, settings);
     observeWaiting(g, 'c', 'ErrImagePull', 'no such image', 50);
     observeWaiting(g, 'c', 'ErrImagePull', 'no such image', 60);

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { GroupStatus } from '../config.ts';
-import {
-  advance,
-  driveExit,
-  driveReady,
-  enterStatus,
-  type LifecycleSettings,
-  runtimesFor,
-} from './lifecycle.ts';
-import type { ContainerSpec, GroupRecord, GroupSpec } from './model.ts';
+import { advance, driveExit, driveReady, enterStatus, type LifecycleSettings } from './lifecycle.ts';
+import type { GroupRecord, GroupSpec } from './model.ts';
+import { container, emulatorGroup } from '../../../test/support/emulator-records.ts';
 
 const settings: LifecycleSettings = {
   stages: [
@@ -30,47 +24,6 @@ const settings: LifecycleSettings = {
   maxEventsPerGroup: 50,
   imagePullMs: 0,
 };
-
-function container(over: Partial<ContainerSpec> = {}): ContainerSpec {
-  return { name: 'c', image: 'img', command: [], args: [], env: [], ports: [], volumeMounts: [], ...over };
-}
-
-function group(spec: Partial<GroupSpec> = {}): GroupRecord {
-  const full: GroupSpec = {
-    containers: [container()],
-    initContainers: [],
-    volumes: [],
-    restartPolicy: 'Always',
-    cpu: 1,
-    memory: 2,
-    hostAliases: [],
-    sysctls: [],
-    ntpServers: [],
-    ...spec,
-  };
-  return {
-    id: 'eci-test',
-    seq: 1,
-    uuid: 'u',
-    name: 'g',
-    regionId: 'r',
-    zoneId: 'z',
-    vSwitchId: 'v',
-    securityGroupId: 's',
-    vpcId: 'vpc',
-    ip: '10.0.0.4',
-    tags: [],
-    spec: full,
-    status: 'Scheduling',
-    createdAt: 0,
-    statusSince: 0,
-    changedAt: 0,
-    containers: runtimesFor(full.containers),
-    initContainers: runtimesFor(full.initContainers),
-    events: [],
-    eventSeq: 0,
-  };
-}
 
 interface Expect {
   status: GroupStatus | 'Deleted';
@@ -254,7 +207,7 @@ const cases: Case[] = [
 describe('lifecycle table', () => {
   for (const c of cases) {
     it(c.name, () => {
-      const g = group(c.spec);
+      const g = emulatorGroup(c.spec);
       let deleted = false;
       const pending = Object.entries(c.act ?? {})
         .map(([t, fn]) => ({ t: Number(t), fn }))
@@ -282,7 +235,7 @@ describe('lifecycle table', () => {
   }
 
   it('records Kubernetes-style events, folding repeats', () => {
-    const g = group({ containers: [container({ command: ['true'] })] });
+    const g = emulatorGroup({ containers: [container({ command: ['true'] })] });
     advance(g, 10_000, settings);
     const reasons = g.events.map((e) => e.reason);
     for (const r of ['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started'])
