@@ -56,13 +56,15 @@ export async function runController(
   const metrics = cfg.metrics
     ? new ControllerMetrics({ version: pkg.version, kubernetesVersion: KUBELET_VERSION.split('-')[0]! })
     : undefined;
-  const kube = await createKubeClients({
-    onRequest: metrics?.observeKubeRequest,
+  // Every client of this process: the same cluster and request metrics; rate limit and identity vary.
+  const clientOptions = {
     kubeconfig: cfg.kube.kubeconfig,
     inCluster: cfg.kube.inCluster,
     qps: cfg.kube.qps,
     burst: cfg.kube.burst,
-  });
+    onRequest: metrics?.observeKubeRequest,
+  };
+  const kube = await createKubeClients(clientOptions);
   const closers: (() => Promise<void>)[] = [() => kube.close()];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close();
@@ -76,26 +78,10 @@ export async function runController(
     const asNode = cfg.impersonateNode
       ? { user: `system:node:${cfg.node.nodeName}`, group: 'system:nodes' }
       : undefined;
-    const nodeKube = asNode
-      ? await createKubeClients({
-          kubeconfig: cfg.kube.kubeconfig,
-          inCluster: cfg.kube.inCluster,
-          qps: cfg.kube.qps,
-          burst: cfg.kube.burst,
-          impersonate: asNode,
-          onRequest: metrics?.observeKubeRequest,
-        })
-      : kube;
+    const nodeKube = asNode ? await createKubeClients({ ...clientOptions, impersonate: asNode }) : kube;
     if (nodeKube !== kube) closers.push(() => nodeKube.close());
     // Events get their own client and rate limit (kubelet: 50 QPS, burst 100), apart from status writes.
-    const eventKube = await createKubeClients({
-      kubeconfig: cfg.kube.kubeconfig,
-      inCluster: cfg.kube.inCluster,
-      qps: 50,
-      burst: 100,
-      impersonate: asNode,
-      onRequest: metrics?.observeKubeRequest,
-    });
+    const eventKube = await createKubeClients({ ...clientOptions, qps: 50, burst: 100, impersonate: asNode });
     closers.push(() => eventKube.close());
     const events = new EventRecorder({
       api: eventKube.core,
